@@ -1,0 +1,50 @@
+//! `skeet`: the command line of SKEET.
+//!
+//! Thin by design: it parses arguments, calls the library crates and prints results. Every
+//! failure ends the process with a non-zero status and one readable line on stderr
+//! (`error: ...`), never a panic or a backtrace.
+
+mod data_cmd;
+mod indicators_cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// SKEET: Statistically Known Entry & Exit Tactics.
+#[derive(Debug, Parser)]
+#[command(name = "skeet", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Directory holding SKEET's data (market data under `market/`).
+    #[arg(long, global = true, env = "SKEET_DATA_DIR", default_value = "./skeet-data")]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import, generate, inspect, resample and export market data.
+    #[command(subcommand)]
+    Data(data_cmd::DataCommand),
+    /// Compute technical indicators over a CSV of bars.
+    Indicators(indicators_cmd::IndicatorsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(cmd) => data_cmd::run(&cli.data_dir, cmd),
+        Command::Indicators(args) => indicators_cmd::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! # skeet-data
+//!
+//! Market data in and out.

@@ -1,0 +1,3 @@
+//! # skeet-ta
+//!
+//! Technical indicators.

@@ -5,13 +5,15 @@
 //! `venue=binance/symbol=BTC_USDT/timeframe=1h/bars.parquet`. Every component is validated
 //! by its core type, so a key can never name a path outside the store.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::path::PathBuf;
 
 use skeet_core::{InstrumentId, Symbol, Timeframe, ValidationError, Venue};
 
-/// The identity of one stored series of bars.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// The identity of one stored series of bars. Ordered alphabetically by venue, then symbol,
+/// then by timeframe length.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct SeriesKey {
     /// Where the bars come from (`binance`, `local` for imports, `synthetic` for generated).
     pub venue: Venue,
@@ -78,6 +80,23 @@ impl SeriesKey {
     }
 }
 
+impl Ord for SeriesKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Not the core types' own order, which compares short names first.
+        (self.venue.as_str(), self.symbol.as_str(), self.timeframe).cmp(&(
+            other.venue.as_str(),
+            other.symbol.as_str(),
+            other.timeframe,
+        ))
+    }
+}
+
+impl PartialOrd for SeriesKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Display for SeriesKey {
     /// `binance:BTC/USDT 1h`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,5 +125,22 @@ mod tests {
         );
         assert!(SeriesKey::from_dir_names("binance", "symbol=BTC_USDT", "timeframe=1h").is_none());
         assert!(SeriesKey::from_dir_names("venue=b", "symbol=../x", "timeframe=1h").is_none());
+        let mut keys = [
+            SeriesKey::parse("kraken", "BTC/USD", "1h").unwrap(),
+            SeriesKey::parse("binance", "GOOG", "1d").unwrap(),
+            SeriesKey::parse("binance", "EUR/USD", "1d").unwrap(),
+            SeriesKey::parse("binance", "EUR/USD", "1m").unwrap(),
+        ];
+        keys.sort();
+        let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "binance:EUR/USD 1m",
+                "binance:EUR/USD 1d",
+                "binance:GOOG 1d",
+                "kraken:BTC/USD 1h"
+            ]
+        );
     }
 }

@@ -118,7 +118,7 @@ pub(crate) struct InspectArgs {
     #[arg(long, conflicts_with_all = ["symbol", "venue"])]
     file: Option<PathBuf>,
     /// Timeframe of the CSV file (inferred from the most common spacing when not given).
-    #[arg(long = "timeframe", requires = "file", value_name = "TF")]
+    #[arg(long = "timeframe", value_name = "TF")]
     file_timeframe: Option<String>,
     /// How many of the largest gaps to list.
     #[arg(long, default_value_t = 5)]
@@ -445,6 +445,9 @@ fn run_inspect(store: &MarketStore, args: &InspectArgs) -> anyhow::Result<()> {
             ));
         }
         return Ok(());
+    }
+    if args.file_timeframe.is_some() {
+        bail!("--timeframe goes with --file; a stored series is named as SYMBOL TIMEFRAME");
     }
     let (Some(symbol), Some(timeframe)) = (&args.symbol, &args.timeframe) else {
         bail!("name a stored series (SYMBOL TIMEFRAME) or a CSV file with --file");

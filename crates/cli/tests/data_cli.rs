@@ -1,7 +1,10 @@
 //! End-to-end tests of `skeet data ...`: the real binary, a temporary data directory, exit
 //! status and the exact `error:` line for each kind of bad input.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -615,6 +618,10 @@ fn resample_writes_coarser_bars_and_refuses_non_multiples() {
 #[test]
 fn inspect_file_reports_disorder_without_failing() {
     let env = Env::new();
+    assert_eq!(
+        env.fails(&["data", "inspect", "GOOG", "1d", "--timeframe", "1h"]),
+        "error: --timeframe goes with --file; a stored series is named as SYMBOL TIMEFRAME\n"
+    );
     let file = env.write(
         "messy.csv",
         &format!(

@@ -92,7 +92,8 @@ pub fn inspect(bars: &BarSeries, timeframe: Timeframe, max_gaps: usize) -> Inspe
     let mut closer = 0u64;
     let mut missing_total = 0u64;
     for w in ts.windows(2) {
-        let delta = w[1] - w[0];
+        // Saturating: a series may span more than i64::MAX nanoseconds (1677 to 2262).
+        let delta = w[1].saturating_sub(w[0]);
         if delta < tf {
             closer += 1;
             continue;
@@ -186,7 +187,7 @@ fn count(gaps: &[Gap], pred: impl Fn(&Gap) -> bool) -> u64 {
 pub fn infer_timeframe(bars: &BarSeries) -> Option<Timeframe> {
     let mut counts: HashMap<i64, u64> = HashMap::new();
     for w in bars.ts().windows(2) {
-        *counts.entry(w[1] - w[0]).or_default() += 1;
+        *counts.entry(w[1].saturating_sub(w[0])).or_default() += 1;
     }
     let (&spacing, _) = counts
         .iter()

@@ -531,10 +531,11 @@ impl Parsed {
 /// closest bars and suggesting a timeframe.
 pub fn check_timeframe(bars: &BarSeries, timeframe: Timeframe) -> Result<()> {
     let ts = bars.ts();
-    let Some(closest) = (1..ts.len()).min_by_key(|&i| ts[i] - ts[i - 1]) else {
+    let Some(closest) = (1..ts.len()).min_by_key(|&i| ts[i].saturating_sub(ts[i - 1])) else {
         return Ok(());
     };
-    let spacing = ts[closest] - ts[closest - 1];
+    // Saturating: a series may span more than i64::MAX nanoseconds (1677 to 2262).
+    let spacing = ts[closest].saturating_sub(ts[closest - 1]);
     let tf = timeframe.as_nanos();
     if spacing == tf {
         return Ok(());

@@ -261,6 +261,22 @@ fn timeframe_check_catches_finer_and_coarser_data() {
     );
 }
 
+#[test]
+fn extreme_timestamps_do_not_overflow_later_steps() {
+    let got = read(
+        "timestamp,open,high,low,close\n-9000000000,1,2,0.5,1.5\n9000000000000000000,1,2,0.5,1.5\n",
+    )
+    .unwrap();
+    assert_eq!(got.bars.len(), 2);
+    assert!(got.report.mixed_time_formats);
+    assert!(check_timeframe(&got.bars, Timeframe::D1).is_err());
+    let report = crate::inspect::inspect(&got.bars, Timeframe::M1, 3);
+    assert_eq!(report.gaps, 1);
+    let resampled =
+        crate::resample::resample(&got.bars, Timeframe::M1, Timeframe::D1, true).unwrap();
+    assert_eq!(resampled.bars.len(), 2);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -277,7 +293,12 @@ proptest! {
     ) {
         let text = format!("date,open,high,low,close,volume\n{}", lines.join("\n"));
         let _ = read_csv_bytes(text.as_bytes(), "fuzz.csv", &ImportOptions::default());
-        let _ = read_csv_bytes(text.as_bytes(), "fuzz.csv", &ImportOptions { sort: true, delimiter: None });
+        if let Ok(got) =
+            read_csv_bytes(text.as_bytes(), "fuzz.csv", &ImportOptions { sort: true, delimiter: None })
+        {
+            let _ = check_timeframe(&got.bars, Timeframe::M1);
+            let _ = crate::inspect::inspect(&got.bars, Timeframe::M1, 3);
+        }
     }
 
     #[test]

@@ -31,5 +31,8 @@ pub mod volume;
 mod window;
 
 pub use error::TaError;
-pub use indicator::{Candle, Columns, Indicator, batch, batch_candles, batch_multi};
+pub use indicator::{
+    Candle, Columns, Indicator, batch, batch_candles, batch_candles_into, batch_candles1_into,
+    batch_into, batch_multi, batch_multi_into,
+};
 pub use registry::{Field, INDICATORS, IndicatorDef, IndicatorSpec, Source, Stream, parse};

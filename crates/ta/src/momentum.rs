@@ -14,7 +14,7 @@
 use crate::error::{TaError, period};
 use crate::indicator::{Candle, Indicator};
 use crate::ma::{Ema, Sma};
-use crate::window::{Extreme, Ring, is_zero};
+use crate::window::{CircBuf, Highest, Lowest, Ring, is_zero};
 
 /// Wilder's Relative Strength Index.
 #[derive(Clone, Debug)]
@@ -64,12 +64,13 @@ impl Indicator for Rsi {
         let d = x - self.prev;
         self.prev = x;
         let n = self.n as f64;
+        // Branchless form of TA-Lib's `if d < 0 { loss -= d } else { gain += d }`: adding or
+        // subtracting an exact 0.0 leaves the other sum bit-identical, and random-walk data
+        // would mispredict the branch half the time.
+        let (up, down) = (d.max(0.0), d.min(0.0));
         if self.seen <= self.n {
-            if d < 0.0 {
-                self.loss -= d;
-            } else {
-                self.gain += d;
-            }
+            self.loss -= down;
+            self.gain += up;
             self.seen += 1;
             if self.seen <= self.n {
                 return None;
@@ -80,11 +81,8 @@ impl Indicator for Rsi {
         }
         self.loss *= n - 1.0;
         self.gain *= n - 1.0;
-        if d < 0.0 {
-            self.loss -= d;
-        } else {
-            self.gain += d;
-        }
+        self.loss -= down;
+        self.gain += up;
         self.loss /= n;
         self.gain /= n;
         Some(self.value())
@@ -195,8 +193,8 @@ fn raw_k(x: f64, highest: f64, lowest: f64) -> f64 {
 pub struct Stoch {
     fastk_n: usize,
     seen: usize,
-    hi: Extreme,
-    lo: Extreme,
+    hi: Highest,
+    lo: Lowest,
     slowk: Sma,
     slowd: Sma,
 }
@@ -210,8 +208,8 @@ impl Stoch {
         Ok(Self {
             fastk_n: fastk,
             seen: 0,
-            hi: Extreme::max(fastk),
-            lo: Extreme::min(fastk),
+            hi: Highest::new(fastk),
+            lo: Lowest::new(fastk),
             slowk: Sma::new(slowk)?,
             slowd: Sma::new(slowd)?,
         })
@@ -254,8 +252,8 @@ impl Indicator for Stoch {
 struct StochF {
     fastk_n: usize,
     seen: usize,
-    hi: Extreme,
-    lo: Extreme,
+    hi: Highest,
+    lo: Lowest,
     fastd: Sma,
 }
 
@@ -264,8 +262,8 @@ impl StochF {
         Ok(Self {
             fastk_n: fastk,
             seen: 0,
-            hi: Extreme::max(fastk),
-            lo: Extreme::min(fastk),
+            hi: Highest::new(fastk),
+            lo: Lowest::new(fastk),
             fastd: Sma::new(fastd)?,
         })
     }
@@ -339,7 +337,7 @@ impl Indicator for StochRsi {
 #[derive(Clone, Debug)]
 pub struct Cci {
     n: usize,
-    ring: Ring,
+    ring: CircBuf,
 }
 
 impl Cci {
@@ -348,7 +346,7 @@ impl Cci {
         let n = period("cci", "period", n, 2)?;
         Ok(Self {
             n,
-            ring: Ring::new(n),
+            ring: CircBuf::new(n),
         })
     }
 }
@@ -445,13 +443,9 @@ impl Indicator for Mfi {
         let d = tp - self.prev_tp;
         self.prev_tp = tp;
         let flow = tp * c.volume;
-        let (p, q) = if d < 0.0 {
-            (0.0, flow)
-        } else if d > 0.0 {
-            (flow, 0.0)
-        } else {
-            (0.0, 0.0)
-        };
+        // Selects rather than TA-Lib's if/else-if: same values, no unpredictable branch.
+        let p = if d > 0.0 { flow } else { 0.0 };
+        let q = if d < 0.0 { flow } else { 0.0 };
         if self.seen > self.n {
             self.pos_sum -= self.pos.oldest();
             self.neg_sum -= self.neg.oldest();
@@ -487,8 +481,8 @@ impl Indicator for Mfi {
 pub struct Willr {
     n: usize,
     seen: usize,
-    hi: Extreme,
-    lo: Extreme,
+    hi: Highest,
+    lo: Lowest,
 }
 
 impl Willr {
@@ -498,8 +492,8 @@ impl Willr {
         Ok(Self {
             n,
             seen: 0,
-            hi: Extreme::max(n),
-            lo: Extreme::min(n),
+            hi: Highest::new(n),
+            lo: Lowest::new(n),
         })
     }
 }

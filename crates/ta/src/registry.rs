@@ -19,12 +19,16 @@ use std::fmt;
 
 use crate::TaError;
 use crate::call::{Arg, Call, Pos, parse_call, suggest};
-use crate::indicator::{Candle, Columns, Indicator, batch, batch_candles, batch_multi};
+use crate::indicator::{
+    Candle, Columns, Indicator, batch_candles_into, batch_candles1_into, batch_into,
+    batch_multi_into,
+};
 use crate::ma::{Dema, Ema, Sma, Tema, Wma};
 use crate::momentum::{Cci, Macd, Mfi, Mom, Roc, Rsi, Stoch, StochRsi, Willr};
 use crate::trend::{Adx, Di, Ichimoku, LinRegSlope, Sar, SuperTrend};
 use crate::volatility::{Atr, Bbands, Donchian, Keltner, Natr, StdDev, TrueRange};
 use crate::volume::{Obv, Vwap};
+use std::borrow::Cow;
 
 /// One parameter of an indicator.
 #[derive(Debug)]
@@ -447,15 +451,15 @@ impl Field {
         }
     }
 
-    /// The field as a column.
-    pub fn column(self, cols: &Columns<'_>) -> Vec<f64> {
+    /// The field as a column (borrowed when it is one of the bar's own columns).
+    pub fn column<'a>(self, cols: &Columns<'a>) -> Cow<'a, [f64]> {
         match self {
-            Self::Open => cols.open.to_vec(),
-            Self::High => cols.high.to_vec(),
-            Self::Low => cols.low.to_vec(),
-            Self::Close => cols.close.to_vec(),
-            Self::Volume => cols.volume.to_vec(),
-            _ => (0..cols.len()).map(|i| self.of(&cols.candle(i))).collect(),
+            Self::Open => Cow::Borrowed(cols.open),
+            Self::High => Cow::Borrowed(cols.high),
+            Self::Low => Cow::Borrowed(cols.low),
+            Self::Close => Cow::Borrowed(cols.close),
+            Self::Volume => Cow::Borrowed(cols.volume),
+            _ => Cow::Owned((0..cols.len()).map(|i| self.of(&cols.candle(i))).collect()),
         }
     }
 }
@@ -558,29 +562,45 @@ impl IndicatorSpec {
 
     /// Computes every output column (or only the selected one) over `cols`.
     pub fn compute(&self, cols: &Columns<'_>) -> Result<Vec<Vec<f64>>, TaError> {
-        cols.check()?;
-        let kernel = self.kernel()?;
-        let src = match &self.source {
-            None => Vec::new(),
-            Some(Source::Field(f)) => f.column(cols),
-            Some(Source::Indicator(spec, out)) => {
-                let mut all = spec.compute_all(cols)?;
-                all.swap_remove(*out)
-            }
-        };
-        let mut outs = kernel.batch(&src, cols);
-        if let Some(i) = self.output {
-            outs = vec![outs.swap_remove(i)];
-        }
-        Ok(outs)
+        let mut out = Vec::new();
+        self.compute_into(cols, &mut out)?;
+        Ok(out)
     }
 
-    fn compute_all(&self, cols: &Columns<'_>) -> Result<Vec<Vec<f64>>, TaError> {
+    /// Like [`IndicatorSpec::compute`], reusing the vectors in `out` (resized as needed), so
+    /// repeated runs (optimisation trials) allocate nothing.
+    pub fn compute_into(&self, cols: &Columns<'_>, out: &mut Vec<Vec<f64>>) -> Result<(), TaError> {
+        cols.check()?;
+        let kernel = self.kernel()?;
+        let src: Cow<'_, [f64]> = match &self.source {
+            None => Cow::Borrowed(&[]),
+            Some(Source::Field(f)) => f.column(cols),
+            Some(Source::Indicator(spec, k)) => {
+                let mut all = Vec::new();
+                spec.compute_all_into(cols, &mut all)?;
+                Cow::Owned(all.swap_remove(*k))
+            }
+        };
+        let n = self.def.outputs.len();
+        out.resize_with(n, Vec::new);
+        out.truncate(n);
+        for col in out.iter_mut() {
+            col.resize(cols.len(), f64::NAN);
+        }
+        kernel.batch_into(&src, cols, out);
+        if let Some(i) = self.output {
+            out.swap(0, i);
+            out.truncate(1);
+        }
+        Ok(())
+    }
+
+    fn compute_all_into(&self, cols: &Columns<'_>, out: &mut Vec<Vec<f64>>) -> Result<(), TaError> {
         let spec = Self {
             output: None,
             ..self.clone()
         };
-        spec.compute(cols)
+        spec.compute_into(cols, out)
     }
 
     /// A streaming instance that takes one bar per update.
@@ -688,7 +708,7 @@ impl Stream {
 /// Object-safe view of an [`Indicator`], so the catalogue can hold any of them.
 trait Kernel: Send {
     fn update(&mut self, x: f64, c: &Candle, out: &mut [f64]) -> bool;
-    fn batch(&self, src: &[f64], cols: &Columns<'_>) -> Vec<Vec<f64>>;
+    fn batch_into(&self, src: &[f64], cols: &Columns<'_>, out: &mut [Vec<f64>]);
     fn lookback(&self) -> usize;
     fn reset(&mut self);
 }
@@ -702,8 +722,8 @@ impl<I: Indicator<Input = f64, Output = f64> + Clone + Send> Kernel for Src1<I> 
     fn update(&mut self, x: f64, _: &Candle, out: &mut [f64]) -> bool {
         self.0.update(x).map(|v| out[0] = v).is_some()
     }
-    fn batch(&self, src: &[f64], _: &Columns<'_>) -> Vec<Vec<f64>> {
-        vec![batch(self.0.clone(), src)]
+    fn batch_into(&self, src: &[f64], _: &Columns<'_>, out: &mut [Vec<f64>]) {
+        batch_into(self.0.clone(), src, &mut out[0]);
     }
     fn lookback(&self) -> usize {
         self.0.lookback()
@@ -719,8 +739,8 @@ impl<const N: usize, I: Indicator<Input = f64, Output = [f64; N]> + Clone + Send
     fn update(&mut self, x: f64, _: &Candle, out: &mut [f64]) -> bool {
         self.0.update(x).map(|v| out.copy_from_slice(&v)).is_some()
     }
-    fn batch(&self, src: &[f64], _: &Columns<'_>) -> Vec<Vec<f64>> {
-        batch_multi(self.0.clone(), src).into()
+    fn batch_into(&self, src: &[f64], _: &Columns<'_>, out: &mut [Vec<f64>]) {
+        batch_multi_into(self.0.clone(), src, out);
     }
     fn lookback(&self) -> usize {
         self.0.lookback()
@@ -734,15 +754,8 @@ impl<I: Indicator<Input = Candle, Output = f64> + Clone + Send> Kernel for Bar1<
     fn update(&mut self, _: f64, c: &Candle, out: &mut [f64]) -> bool {
         self.0.update(*c).map(|v| out[0] = v).is_some()
     }
-    fn batch(&self, _: &[f64], cols: &Columns<'_>) -> Vec<Vec<f64>> {
-        let mut ind = self.0.clone();
-        let mut out = vec![f64::NAN; cols.len()];
-        for (i, o) in out.iter_mut().enumerate() {
-            if let Some(v) = ind.update(cols.candle(i)) {
-                *o = v;
-            }
-        }
-        vec![out]
+    fn batch_into(&self, _: &[f64], cols: &Columns<'_>, out: &mut [Vec<f64>]) {
+        batch_candles1_into(self.0.clone(), cols, &mut out[0]);
     }
     fn lookback(&self) -> usize {
         self.0.lookback()
@@ -758,8 +771,8 @@ impl<const N: usize, I: Indicator<Input = Candle, Output = [f64; N]> + Clone + S
     fn update(&mut self, _: f64, c: &Candle, out: &mut [f64]) -> bool {
         self.0.update(*c).map(|v| out.copy_from_slice(&v)).is_some()
     }
-    fn batch(&self, _: &[f64], cols: &Columns<'_>) -> Vec<Vec<f64>> {
-        batch_candles(self.0.clone(), cols).into()
+    fn batch_into(&self, _: &[f64], cols: &Columns<'_>, out: &mut [Vec<f64>]) {
+        batch_candles_into(self.0.clone(), cols, out);
     }
     fn lookback(&self) -> usize {
         self.0.lookback()

@@ -13,7 +13,7 @@
 use crate::error::{TaError, period, real};
 use crate::indicator::{Candle, Indicator};
 use crate::volatility::{Atr, true_range};
-use crate::window::{Extreme, Ring, is_zero};
+use crate::window::{Highest, Lowest, Ring, is_zero};
 
 /// Wilder's directional movement state shared by ADX and the DI indicators.
 #[derive(Clone, Debug)]
@@ -63,11 +63,21 @@ impl Dm {
             self.minus_dm -= self.minus_dm / n;
             self.plus_dm -= self.plus_dm / n;
         }
-        if diff_m > 0.0 && diff_p < diff_m {
-            self.minus_dm += diff_m;
-        } else if diff_p > 0.0 && diff_p > diff_m {
-            self.plus_dm += diff_p;
-        }
+        // TA-Lib's `if (-DM case) ... else if (+DM case)` as two selects: the cases exclude
+        // each other, and adding an exact 0.0 leaves a sum unchanged, so the result is
+        // identical while the unpredictable branch disappears.
+        let minus = if diff_m > 0.0 && diff_p < diff_m {
+            diff_m
+        } else {
+            0.0
+        };
+        let plus = if diff_p > 0.0 && diff_p > diff_m {
+            diff_p
+        } else {
+            0.0
+        };
+        self.minus_dm += minus;
+        self.plus_dm += plus;
         let tr = true_range(c.high, c.low, self.prev_close);
         if smoothing {
             self.tr = self.tr - self.tr / n + tr;
@@ -406,8 +416,8 @@ impl Indicator for SuperTrend {
 struct MidPrice {
     n: usize,
     seen: usize,
-    hi: Extreme,
-    lo: Extreme,
+    hi: Highest,
+    lo: Lowest,
 }
 
 impl MidPrice {
@@ -415,8 +425,8 @@ impl MidPrice {
         Self {
             n,
             seen: 0,
-            hi: Extreme::max(n),
-            lo: Extreme::min(n),
+            hi: Highest::new(n),
+            lo: Lowest::new(n),
         }
     }
 

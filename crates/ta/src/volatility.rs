@@ -11,7 +11,7 @@
 use crate::error::{TaError, period, real};
 use crate::indicator::{Candle, Indicator};
 use crate::ma::{Ema, Sma};
-use crate::window::{Extreme, Ring, is_zero, is_zero_or_neg};
+use crate::window::{Highest, Lowest, Ring, is_zero, is_zero_or_neg};
 
 /// Population standard deviation over `n` values, times `nbdev`.
 #[derive(Clone, Debug)]
@@ -276,8 +276,8 @@ impl Indicator for Natr {
 pub struct Donchian {
     n: usize,
     seen: usize,
-    hi: Extreme,
-    lo: Extreme,
+    hi: Highest,
+    lo: Lowest,
 }
 
 impl Donchian {
@@ -287,8 +287,8 @@ impl Donchian {
         Ok(Self {
             n,
             seen: 0,
-            hi: Extreme::max(n),
-            lo: Extreme::min(n),
+            hi: Highest::new(n),
+            lo: Lowest::new(n),
         })
     }
 }

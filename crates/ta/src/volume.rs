@@ -30,10 +30,11 @@ impl Obv {
         if !self.started {
             self.started = true;
             self.obv = volume;
-        } else if price > self.prev {
-            self.obv += volume;
-        } else if price < self.prev {
-            self.obv -= volume;
+        } else {
+            // Branchless: +volume, -volume or +0.0 (which leaves the sum unchanged).
+            let dir =
+                f64::from(u8::from(price > self.prev)) - f64::from(u8::from(price < self.prev));
+            self.obv += dir * volume;
         }
         self.prev = price;
         self.obv

@@ -6,7 +6,10 @@
 //! the reference has none (same first valid index). The streaming path must equal the batch
 //! path bit for bit.
 
-#![allow(clippy::unwrap_used, reason = "a malformed fixture should fail the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a malformed fixture should fail the test loudly"
+)]
 
 use skeet_ta::{Candle, Columns, IndicatorSpec, parse};
 

@@ -5,6 +5,7 @@
 //! (`error: ...`), never a panic or a backtrace.
 
 mod data_cmd;
+mod demo_cmd;
 mod indicators_cmd;
 mod output;
 
@@ -18,7 +19,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "skeet", version, about, long_about = None, propagate_version = true)]
 struct Cli {
     /// Directory holding SKEET's data (market data under `market/`).
-    #[arg(long, global = true, env = "SKEET_DATA_DIR", default_value = "./skeet-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "SKEET_DATA_DIR",
+        default_value = "./skeet-data"
+    )]
     data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -32,6 +38,8 @@ enum Command {
     Data(data_cmd::DataCommand),
     /// Compute technical indicators over a CSV of bars.
     Indicators(indicators_cmd::IndicatorsArgs),
+    /// Generate the demo dataset (once) and print a summary with indicator readings.
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(cmd) => data_cmd::run(&cli.data_dir, cmd),
         Command::Indicators(args) => indicators_cmd::run(&args),
+        Command::Demo => demo_cmd::run(&cli.data_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

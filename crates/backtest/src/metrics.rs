@@ -41,8 +41,9 @@
 //!   independently (longest in bars, longest in days); they differ only when gaps (weekends)
 //!   are spread unevenly.
 //! - **Calmar** `= CAGR / |max drawdown|` (both in percent); `None` without a drawdown.
-//! - **Exposure** `= bars_in_market / n * 100`; `bars_in_market` is the caller's count of bars
-//!   with an open position ([`bars_in_market_from_trades`] gives backtesting.py's count).
+//! - **Exposure** `= min(bars_in_market, n) / n * 100`; `bars_in_market` is the caller's count
+//!   of bars with an open position ([`bars_in_market_from_trades`] gives backtesting.py's count:
+//!   each trade from its entry bar through its exit bar inclusive).
 //! - **Trades.** Over the closed round trips' net PnL (fees included): win rate = share with
 //!   `pnl > 0` (a break-even trade is not a win); profit factor = gross profit / gross loss;
 //!   expectancy = mean PnL in quote currency; avg / best / worst trade = mean / max / min of
@@ -83,7 +84,10 @@
 //! # Known limitations
 //!
 //! Returns are per bar of the run; cash flows (deposits, withdrawals) are not modelled. The
-//! risk-free rate is 0. Buy and hold is of one instrument, given by the caller.
+//! risk-free rate is 0. Buy and hold is of one instrument, given by the caller. CAGR, and so
+//! Calmar, extrapolate a run much shorter than a year to a full year and then explode (a 4-day
+//! run up 23 % has a CAGR of about 2e10 %); that is the definition, not a bug, so read them only
+//! on runs of a year or more.
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -656,7 +660,7 @@ mod tests {
     /// long 10 @ 10 -> 11, fees 1:    pnl =  10 * 1 - 1   =   9    (  9 %)
     /// short 5 @ 20 -> 22, fees 0.5:  pnl = -5 * 2 - 0.5  = -10.5  (-10.5 %)
     /// long 2 @ 50 -> 60, fees 0.5:   pnl =  2 * 10 - 0.5 =  19.5  ( 19.5 %)
-    pub(super) fn hand_trades() -> Vec<TradeRecord> {
+    fn hand_trades() -> Vec<TradeRecord> {
         vec![
             trade(Side::Buy, "10", (1, 2), "10", "11", "1", "9", "signal"),
             trade(
@@ -673,9 +677,9 @@ mod tests {
         ]
     }
 
-    pub(super) const HAND_EQUITY: [f64; 6] = [100.0, 110.0, 99.0, 99.0, 118.8, 106.92];
+    const HAND_EQUITY: [f64; 6] = [100.0, 110.0, 99.0, 99.0, 118.8, 106.92];
 
-    pub(super) fn hand_ts() -> Vec<i64> {
+    fn hand_ts() -> Vec<i64> {
         (0..6).map(bar_ts).collect()
     }
 

@@ -1,7 +1,7 @@
 //! Readable fixed-width terminal rendering of a run's [`Metrics`] and its last trades.
 //!
 //! Formatting for traders: percentages with two decimals (`12.50%`), money with two decimals
-//! and thousands separators (`12,345.67`), ratios with two decimals, durations as `12d 4h`,
+//! (`12,345.67`), ratios with two decimals (all three with thousands separators), durations as `12d 4h`,
 //! and `—` for an undefined metric. Times are RFC 3339 in UTC, shortened to the date
 //! (`2024-01-31`) when every time shown is at midnight (daily data).
 //!
@@ -212,19 +212,19 @@ fn format_time(ts: UnixNanos, date_only: bool) -> String {
     }
 }
 
-/// `12.50%`.
+/// `1,234.50%`.
 fn format_pct(value: f64) -> String {
-    format!("{}%", format_fixed(value, 2))
+    format!("{}%", format_ratio(value))
 }
 
-/// `1.23`.
+/// `1,234.57`.
 fn format_ratio(value: f64) -> String {
-    format_fixed(value, 2)
+    group_thousands(&format_fixed(value, 2))
 }
 
-/// `-12,345.67`.
+/// `-12,345.67` (the same shape as a ratio; a separate name says what the value is).
 fn format_money(value: f64) -> String {
-    group_thousands(&format_fixed(value, 2))
+    format_ratio(value)
 }
 
 /// Exact money: two decimals, midpoint away from zero, thousands separators.
@@ -308,5 +308,226 @@ fn format_duration_days(days: f64) -> String {
         pair(secs / 60, "m", secs % 60, "s")
     } else {
         format!("{sign}{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::metrics::{MetricsInput, compute};
+
+    const DAY: i64 = 86_400 * 1_000_000_000;
+    const JAN_1_2024: i64 = 1_704_067_200 * 1_000_000_000;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn trade(
+        side: Side,
+        qty: &str,
+        bars: (usize, usize),
+        prices: (&str, &str),
+        pnl: &str,
+        reason: &str,
+    ) -> TradeRecord {
+        TradeRecord {
+            instrument: "local:GOOG".to_owned(),
+            side,
+            quantity: dec(qty),
+            entry_bar: bars.0,
+            exit_bar: bars.1,
+            entry_ts: UnixNanos::new(JAN_1_2024 + bars.0 as i64 * DAY),
+            exit_ts: UnixNanos::new(JAN_1_2024 + bars.1 as i64 * DAY),
+            entry_price: dec(prices.0),
+            exit_price: dec(prices.1),
+            fees: dec("2.5"),
+            pnl: dec(pnl),
+            exit_reason: reason.to_owned(),
+        }
+    }
+
+    /// Five daily bars from 2024-01-01, 10,000 initial cash, two trades.
+    fn daily_case() -> (Metrics, Vec<TradeRecord>) {
+        let ts: Vec<i64> = (0..5).map(|i| JAN_1_2024 + i * DAY).collect();
+        let trades = vec![
+            trade(
+                Side::Buy,
+                "100",
+                (0, 2),
+                ("100", "99.8"),
+                "-22.5",
+                "stop_loss",
+            ),
+            trade(
+                Side::Sell,
+                "12.5",
+                (2, 4),
+                ("1234.5", "1100.25"),
+                "1675.625",
+                "end",
+            ),
+        ];
+        let metrics = compute(&MetricsInput {
+            ts: &ts,
+            equity: &[10_000.0, 10_250.5, 9_980.0, 10_400.0, 12_345.678],
+            initial_cash: 10_000.0,
+            trades: &trades,
+            bars_in_market: 5,
+            first_price: 100.0,
+            last_price: 101.0,
+            bar_seconds: 86_400,
+        });
+        (metrics, trades)
+    }
+
+    #[test]
+    fn renders_a_daily_run_exactly() {
+        // Four days annualised: CAGR and Calmar are absurd, as they should be, and show the
+        // thousands separators.
+        let (metrics, trades) = daily_case();
+        let expected = "\
+SMA cross 10/20 on local:GOOG
+================================================
+Start                                 2024-01-01
+End                                   2024-01-05
+Duration                                      4d
+Bars                                           5
+Initial equity                         10,000.00
+Final equity                           12,345.68
+Peak equity                            12,345.68
+Total return                              23.46%
+Buy & hold return                          1.00%
+CAGR                          22,722,622,838.51%
+Volatility (ann.)                        174.88%
+Sharpe ratio                               11.90
+Sortino ratio                              82.50
+Calmar ratio                    8,610,656,022.41
+Max drawdown                              -2.64%
+Max drawdown duration                2d (2 bars)
+Exposure                                 100.00%
+Trades                                         2
+Win rate                                  50.00%
+Profit factor                              74.47
+Expectancy                                826.56
+Avg trade                                  5.32%
+Best trade                                10.86%
+Worst trade                               -0.22%
+Avg holding time                   2d (2.0 bars)
+SQN                                         0.97
+Total fees                                  5.00
+
+Trades (2)
+Entry       Exit        Side    Qty  Entry px   Exit px       PnL  Return  Exit reason
+2024-01-01  2024-01-03  long    100    100.00     99.80    -22.50  -0.22%  stop_loss
+2024-01-03  2024-01-05  short  12.5  1,234.50  1,100.25  1,675.63  10.86%  end
+";
+        assert_eq!(
+            render(&metrics, &trades, "SMA cross 10/20 on local:GOOG"),
+            expected
+        );
+    }
+
+    #[test]
+    fn undefined_metrics_show_a_dash_and_no_trades_say_so() {
+        let metrics = compute(&MetricsInput {
+            ts: &[JAN_1_2024],
+            equity: &[1_000.0],
+            initial_cash: 1_000.0,
+            trades: &[],
+            bars_in_market: 0,
+            first_price: 1.0,
+            last_price: 1.0,
+            bar_seconds: 60,
+        });
+        let out = render(&metrics, &[], "flat");
+        assert!(
+            out.contains("\nSharpe ratio                                   —\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\nWin rate                                       —\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\nAvg holding time                               —\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\nDuration                                      0s\n"),
+            "{out}"
+        );
+        assert!(out.ends_with("\nNo trades.\n"), "{out}");
+    }
+
+    #[test]
+    fn lists_the_last_ten_trades_with_times_and_instruments_when_mixed() {
+        let (metrics, base) = daily_case();
+        let mut trades: Vec<TradeRecord> = (0..12)
+            .map(|i| {
+                let mut t = base[0].clone();
+                t.entry_ts = UnixNanos::new(JAN_1_2024 + i * 3_600_000_000_000);
+                t.exit_ts = UnixNanos::new(JAN_1_2024 + (i + 1) * 3_600_000_000_000);
+                t.exit_reason = format!("r{i}");
+                t
+            })
+            .collect();
+        trades[11].instrument = "binance:BTCUSDT".to_owned();
+        let out = render(&metrics, &trades, "t");
+        assert!(out.contains("\nLast 10 of 12 trades\n"), "{out}");
+        assert!(
+            out.contains("Start                       2024-01-01T00:00:00Z\n"),
+            "{out}"
+        );
+        assert!(!out.contains(" r1\n"), "{out}");
+        assert!(
+            out.contains(
+                "2024-01-01T11:00:00Z  2024-01-01T12:00:00Z  binance:BTCUSDT  long  100    \
+             100.00    99.80  -22.50  -0.22%  r11\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("  Instrument       Side"), "{out}");
+    }
+
+    #[test]
+    fn formats_numbers_for_traders() {
+        for (value, text) in [
+            (0.0, "0.00"),
+            (-0.001, "0.00"),
+            (999.994, "999.99"),
+            (1_234.5, "1,234.50"),
+            (-1_234_567.891, "-1,234,567.89"),
+            (f64::NAN, "—"),
+        ] {
+            assert_eq!(format_money(value), text, "{value}");
+        }
+        assert_eq!(format_pct(-12.345_6), "-12.35%");
+        assert_eq!(format_decimal_money(dec("-0.004")), "0.00");
+        assert_eq!(format_decimal_money(dec("1234567.125")), "1,234,567.13");
+        assert_eq!(format_price(dec("60000")), "60,000.00");
+        assert_eq!(format_price(dec("0.000123")), "0.000123");
+        assert_eq!(group_thousands("123"), "123");
+        assert_eq!(group_thousands("-123456"), "-123,456");
+    }
+
+    #[test]
+    fn formats_durations_to_the_largest_two_units() {
+        for (days, text) in [
+            (0.0, "0s"),
+            (42.0 / 86_400.0, "42s"),
+            (310.0 / 86_400.0, "5m 10s"),
+            (3_599.0 / 86_400.0, "1h"),
+            (200.0 / 1_440.0, "3h 20m"),
+            (23.8 / 24.0, "1d"),
+            (12.0 + 4.0 / 24.0, "12d 4h"),
+            (1_784.0, "1784d"),
+            (-1.5, "-1d 12h"),
+            (f64::INFINITY, "—"),
+        ] {
+            assert_eq!(format_duration_days(days), text, "{days}");
+        }
     }
 }

@@ -880,6 +880,69 @@ mod tests {
     }
 
     #[test]
+    fn real_trades_agree_with_backtesting_py_where_definitions_coincide() {
+        // The 93 closed trades of backtesting.py 0.6.6's SMA 10/20 reversing cross on GOOG daily
+        // (next-open fills; test_data/conformance/goog_daily_next-open.json, written by
+        // scripts/backtesting_py_reference.py). The same run's `compute_stats`:
+        //   # Trades 93   Win Rate [%] 52.68817204301075   SQN 1.5843922090024816
+        //   Best Trade [%] 56.918681084536324   Worst Trade [%] -16.829431932773094
+        //   Expectancy [%] 2.290430336833818 (= our avg_trade_pct)
+        //   Exposure Time [%] 94.27374301675978   Commissions [$] 10563.951540000002
+        //   Profit Factor 1.9934882545908599 (returns-based; ours is PnL-based and differs)
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../test_data/conformance/goog_daily_next-open.json"
+        );
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let (ts, close) = goog();
+        let num = |v: &serde_json::Value| Decimal::try_from(v.as_f64().unwrap()).unwrap();
+        let trades: Vec<TradeRecord> = fixture["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let size = t["size"].as_i64().unwrap();
+                let entry_bar = usize::try_from(t["entry_bar"].as_u64().unwrap()).unwrap();
+                let exit_bar = usize::try_from(t["exit_bar"].as_u64().unwrap()).unwrap();
+                TradeRecord {
+                    instrument: "local:GOOG".to_owned(),
+                    side: if size > 0 { Side::Buy } else { Side::Sell },
+                    quantity: Decimal::from(size.abs()),
+                    entry_bar,
+                    exit_bar,
+                    entry_ts: UnixNanos::new(ts[entry_bar]),
+                    exit_ts: UnixNanos::new(ts[exit_bar]),
+                    entry_price: num(&t["entry_price"]),
+                    exit_price: num(&t["exit_price"]),
+                    fees: num(&t["commission"]),
+                    pnl: num(&t["pnl"]),
+                    exit_reason: "signal".to_owned(),
+                }
+            })
+            .collect();
+        let m = compute(&MetricsInput {
+            ts: &ts,
+            equity: &close,
+            initial_cash: close[0],
+            trades: &trades,
+            bars_in_market: bars_in_market_from_trades(&trades, ts.len()),
+            first_price: close[0],
+            last_price: close[close.len() - 1],
+            bar_seconds: 86_400,
+        });
+        let rel = 1e-9;
+        assert_eq!(m.trades, 93);
+        assert_some_close(m.win_rate_pct, 52.688_172_043_010_75, rel);
+        assert_some_close(m.sqn, 1.584_392_209_002_481_6, rel);
+        assert_some_close(m.best_trade_pct, 56.918_681_084_536_324, rel);
+        assert_some_close(m.worst_trade_pct, -16.829_431_932_773_094, rel);
+        assert_some_close(m.avg_trade_pct, 2.290_430_336_833_818, rel);
+        assert_some_close(m.exposure_pct, 94.273_743_016_759_78, rel);
+        assert_close(m.total_fees, 10_563.951_540_000_002, rel);
+    }
+
+    #[test]
     fn undefined_metrics_are_none_and_serialize_as_null() {
         let m = compute(&MetricsInput {
             ts: &[],

@@ -1,6 +1,14 @@
 //! # skeet-backtest
 //!
-//! Backtests on the shared engine: the simulated venue, the runner, reports and metrics.
+//! Backtests on the shared engine: the runner ([`runner`]) that compiles a spec and drives
+//! the engine and its simulated venue over bars, performance [`metrics`] and the terminal
+//! [`table`].
 
 pub mod metrics;
+pub mod runner;
 pub mod table;
+
+pub use runner::{
+    BacktestError, CurvePoint, ENGINE_VERSION, Market, Report, RunConfig, RunOutput, run_spec,
+    run_strategy,
+};

@@ -4,6 +4,7 @@
 //! failure ends the process with a non-zero status and one readable line on stderr
 //! (`error: ...`), never a panic or a backtrace.
 
+mod backtest_cmd;
 mod data_cmd;
 mod demo_cmd;
 mod indicators_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Data(data_cmd::DataCommand),
     /// Compute technical indicators over a CSV of bars.
     Indicators(indicators_cmd::IndicatorsArgs),
+    /// Backtest a strategy on bars from a CSV file or the market data store.
+    Backtest(Box<backtest_cmd::BacktestArgs>),
     /// Generate the demo dataset (once) and print a summary with indicator readings.
     Demo,
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Data(cmd) => data_cmd::run(&cli.data_dir, cmd),
         Command::Indicators(args) => indicators_cmd::run(&args),
         Command::Demo => demo_cmd::run(&cli.data_dir),
+        Command::Backtest(args) => backtest_cmd::run(&cli.data_dir, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

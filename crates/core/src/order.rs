@@ -9,7 +9,8 @@
 //!   New ──submit──▶ Submitted ──accept──▶ Accepted ──fill──▶ PartiallyFilled ──fill──▶ Filled
 //!    │                 │  │                  │  │                  │
 //!    │                 │  └──fill──────────────────────────────────┘ (venues may fill at once)
-//!    └──reject/cancel──┴──reject/cancel/expire──┴──cancel/expire───┘
+//!    └──reject/cancel──┴──reject/cancel/expire──┴──reject/cancel/expire
+//!                                                   (partially filled: cancel/expire only)
 //!   ```
 //!   Filled, Cancelled, Rejected and Expired are terminal.
 //! - The filled quantity never exceeds the order quantity; a fill that would overfill is
@@ -355,10 +356,12 @@ impl Order {
                 *ts,
                 matches!(from, S::Submitted).then_some(S::Accepted),
             ),
+            // A venue may also reject an order it had acknowledged but not filled (a margin or
+            // post-only check at execution time).
             OrderEvent::Rejected { ts, .. } => (
                 "rejected",
                 *ts,
-                matches!(from, S::New | S::Submitted).then_some(S::Rejected),
+                matches!(from, S::New | S::Submitted | S::Accepted).then_some(S::Rejected),
             ),
             OrderEvent::Cancelled { ts } => (
                 "cancelled",

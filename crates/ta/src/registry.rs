@@ -595,6 +595,20 @@ impl IndicatorSpec {
         Ok(())
     }
 
+    /// Computes this indicator over an explicit source column (for source-taking indicators
+    /// whose input is an arbitrary expression, as in strategy rules: `sma(close - open, 10)`);
+    /// `self.source` is ignored. All outputs are returned.
+    pub fn compute_on(&self, src: &[f64], cols: &Columns<'_>) -> Result<Vec<Vec<f64>>, TaError> {
+        cols.check()?;
+        if src.len() != cols.len() {
+            return Err(TaError::LengthMismatch(cols.len(), src.len()));
+        }
+        let kernel = self.kernel()?;
+        let mut out = vec![vec![f64::NAN; cols.len()]; self.def.outputs.len()];
+        kernel.batch_into(src, cols, &mut out);
+        Ok(out)
+    }
+
     fn compute_all_into(&self, cols: &Columns<'_>, out: &mut Vec<Vec<f64>>) -> Result<(), TaError> {
         let spec = Self {
             output: None,
@@ -692,6 +706,22 @@ impl Stream {
             Some(i) => &self.all[i..=i],
             None => &self.all,
         }
+    }
+
+    /// Feeds the next bar with an explicit source value (see [`IndicatorSpec::compute_on`]);
+    /// returns all outputs.
+    pub fn update_with_source(&mut self, x: f64, c: &Candle) -> &[f64] {
+        if !self.started {
+            if x.is_nan() {
+                self.all.fill(f64::NAN);
+                return &self.all;
+            }
+            self.started = true;
+        }
+        if !self.kernel.update(x, c, &mut self.all) {
+            self.all.fill(f64::NAN);
+        }
+        &self.all
     }
 
     /// Forgets all bars.

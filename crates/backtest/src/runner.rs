@@ -1,0 +1,456 @@
+//! Running a backtest: compile (for specs), drive the engine bar by bar, collect the report.
+//!
+//! The loop is the same for every strategy: per bar, the simulated venue fills what earlier
+//! bars decided, the account is marked at the close, and the strategy decides on the bar that
+//! just closed. `engine_seconds` measures compilation (indicators and rules, for specs) plus
+//! this loop; loading data is excluded.
+
+use std::time::Instant;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use skeet_core::{BarSeries, Currency, Instrument, InstrumentId, Side, Timeframe, UnixNanos};
+use skeet_engine::{
+    BarRef, Engine, EngineConfig, EngineResult, FillModel, RiskLimits, Slippage, Trade,
+};
+use skeet_strategy::{
+    BarsView, ParamValues, SeriesData, SpecError, SpecStrategy, Strategy, StrategySpec, compile,
+};
+
+use crate::metrics::{self, Metrics, MetricsInput, TradeRecord};
+
+/// The engine's semantic version, recorded in every report. Bumped whenever a change could
+/// alter a result (fill rules, accounting, sizing), so two reports are comparable only when
+/// their versions agree.
+pub const ENGINE_VERSION: &str =
+    concat!("skeet-engine ", env!("CARGO_PKG_VERSION"), " (semantics 1)");
+
+/// What a run trades: one instrument's bars.
+#[derive(Clone, Debug)]
+pub struct Market {
+    /// The instrument and its trading rules.
+    pub instrument: Instrument,
+    /// Bar timeframe.
+    pub timeframe: Timeframe,
+    /// The bars.
+    pub bars: BarSeries,
+    /// Content hash of the bars (see `skeet_data::series_hash`).
+    pub data_hash: String,
+}
+
+/// Run settings (the CLI's flags).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Starting cash.
+    pub cash: Decimal,
+    /// Quote currency of the account.
+    pub currency: Currency,
+    /// Market-order fill price.
+    pub fill: FillModel,
+    /// Slippage.
+    pub slippage: Slippage,
+    /// Buying power as a multiple of equity.
+    pub leverage: f64,
+    /// Allow short entries (in addition to the spec's `execution.allow_short`).
+    pub allow_short: bool,
+    /// Pre-trade limits.
+    pub risk: RiskLimits,
+    /// Most equity-curve points kept in the report (evenly sampled; the metrics always use
+    /// every bar).
+    pub curve_points: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            cash: Decimal::from(10_000),
+            currency: Currency::new("USD").expect("invariant: USD is a valid currency"),
+            fill: FillModel::NextOpen,
+            slippage: Slippage::default(),
+            leverage: 1.0,
+            allow_short: false,
+            risk: RiskLimits::default(),
+            curve_points: 2_000,
+        }
+    }
+}
+
+/// A point of the equity curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Bar open time, ns.
+    pub ts: i64,
+    /// Equity at the bar's close.
+    pub equity: f64,
+    /// Drawdown from the running peak, fraction (<= 0).
+    pub drawdown: f64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// [`ENGINE_VERSION`].
+    pub engine_version: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// SHA-256 of the spec's canonical JSON (`None` for code strategies).
+    pub spec_hash: Option<String>,
+    /// Parameter values used.
+    pub params: ParamValues,
+    /// Instrument traded.
+    pub instrument: InstrumentId,
+    /// Bar timeframe.
+    pub timeframe: Timeframe,
+    /// Content hash of the bars.
+    pub data_hash: String,
+    /// Run settings.
+    pub config: RunConfig,
+    /// Performance metrics.
+    pub metrics: Metrics,
+    /// Exact final equity (cash + open position at the last close), decimal string.
+    pub final_equity: Decimal,
+    /// Exact final cash.
+    pub final_cash: Decimal,
+    /// Signed units still held at the end.
+    pub open_position: Decimal,
+    /// Closed trades.
+    pub trades: Vec<TradeRecord>,
+    /// Every order, filled or not.
+    pub orders: Vec<skeet_engine::OrderRecord>,
+    /// Sampled equity and drawdown curve.
+    pub equity_curve: Vec<CurvePoint>,
+    /// First bar where every rule input had a value.
+    pub warmup_bars: usize,
+    /// Compile + simulation time, seconds.
+    pub engine_seconds: f64,
+    /// Bars simulated per second of `engine_seconds`.
+    pub bars_per_second: f64,
+    /// Events in the log (the log itself is available from [`RunOutput`]).
+    pub events: usize,
+    /// Orders the risk manager or the venue refused, grouped by reason.
+    pub warnings: Vec<String>,
+}
+
+/// A report plus the full-resolution outputs.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The report.
+    pub report: Report,
+    /// Equity at every bar.
+    pub equity: Vec<f64>,
+    /// The event log.
+    pub events: Vec<skeet_engine::Event>,
+}
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// The strategy spec or its parameters are invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The data cannot be used.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// Compiles and runs a spec.
+///
+/// # Errors
+/// A spec that does not compile against this data, or empty data.
+pub fn run_spec(
+    spec: &StrategySpec,
+    params: &ParamValues,
+    market: &Market,
+    cfg: &RunConfig,
+) -> Result<RunOutput, BacktestError> {
+    if market.bars.is_empty() {
+        return Err(BacktestError::Data(
+            "no bars to backtest; check --from/--to and the data".into(),
+        ));
+    }
+    let started = Instant::now();
+    let b = &market.bars;
+    let program = compile(
+        spec,
+        params,
+        &SeriesData {
+            ts: b.ts(),
+            open: b.open(),
+            high: b.high(),
+            low: b.low(),
+            close: b.close(),
+            volume: b.volume(),
+            timeframe: market.timeframe,
+        },
+    )?;
+    let mut strategy = SpecStrategy::new(program, cfg.allow_short);
+    let warmup = strategy.warmup();
+    Ok(drive(
+        &mut strategy,
+        market,
+        cfg,
+        Identity {
+            name: spec.name.clone(),
+            spec_hash: Some(spec.hash()),
+            params: params.clone(),
+            warmup,
+        },
+        started,
+    ))
+}
+
+/// Runs a code strategy.
+pub fn run_strategy<S: Strategy>(
+    strategy: &mut S,
+    name: &str,
+    market: &Market,
+    cfg: &RunConfig,
+) -> Result<RunOutput, BacktestError> {
+    if market.bars.is_empty() {
+        return Err(BacktestError::Data("no bars to backtest".into()));
+    }
+    let started = Instant::now();
+    let warmup = strategy.warmup();
+    Ok(drive(
+        strategy,
+        market,
+        cfg,
+        Identity {
+            name: name.into(),
+            spec_hash: None,
+            params: ParamValues::default(),
+            warmup,
+        },
+        started,
+    ))
+}
+
+struct Identity {
+    name: String,
+    spec_hash: Option<String>,
+    params: ParamValues,
+    warmup: usize,
+}
+
+fn drive<S: Strategy + ?Sized>(
+    strategy: &mut S,
+    market: &Market,
+    cfg: &RunConfig,
+    id: Identity,
+    started: Instant,
+) -> RunOutput {
+    let b = &market.bars;
+    let n = b.len();
+    let mut engine = Engine::new(
+        EngineConfig {
+            initial_cash: cfg.cash,
+            currency: cfg.currency,
+            fill: cfg.fill,
+            slippage: cfg.slippage,
+            leverage: cfg.leverage,
+            risk: cfg.risk.clone(),
+        },
+        vec![market.instrument.clone()],
+    );
+    let mut exec = strategy.execution().clone();
+    exec.allow_short |= cfg.allow_short;
+    engine.configure(0, &exec);
+    let tf = market.timeframe.as_nanos();
+    let (ts, open, high, low, close, volume) =
+        (b.ts(), b.open(), b.high(), b.low(), b.close(), b.volume());
+    let mut equity = Vec::with_capacity(n);
+    for t in 0..n {
+        let bar = BarRef {
+            ts: ts[t],
+            close_ts: ts[t] + tf,
+            open: open[t],
+            high: high[t],
+            low: low[t],
+            close: close[t],
+            volume: volume[t],
+        };
+        engine.match_bar(0, t, &bar);
+        engine.mark(0, bar.close);
+        equity.push(engine.equity_f());
+        let view = BarsView::new(t, ts, open, high, low, close, volume);
+        engine.decide(0, t, &bar, view, strategy);
+    }
+    let last_ts = ts[n - 1] + tf;
+    let result = engine.finish(n - 1, last_ts);
+    let engine_seconds = started.elapsed().as_secs_f64();
+    build_report(market, cfg, id, result, equity, engine_seconds)
+}
+
+fn build_report(
+    market: &Market,
+    cfg: &RunConfig,
+    id: Identity,
+    result: EngineResult,
+    equity: Vec<f64>,
+    engine_seconds: f64,
+) -> RunOutput {
+    let b = &market.bars;
+    let n = b.len();
+    let instrument = market.instrument.id.to_string();
+    let trades: Vec<TradeRecord> = result
+        .trades
+        .iter()
+        .map(|t| trade_record(t, &instrument))
+        .collect();
+    let last_close = b.close()[n - 1];
+    let position = result
+        .open_positions
+        .first()
+        .map_or(Decimal::ZERO, |p| p.quantity);
+    let last_px =
+        skeet_core::Price::try_from_f64(last_close).map_or(Decimal::ZERO, |p| p.as_decimal());
+    let final_equity = (result.cash + position * last_px).normalize();
+    let first_price = b.close()[id.warmup.min(n - 1)];
+    let m = metrics::compute(&MetricsInput {
+        ts: b.ts(),
+        equity: &equity,
+        initial_cash: skeet_engine::account::to_f64(cfg.cash),
+        trades: &trades,
+        bars_in_market: metrics::bars_in_market_from_trades(&trades, n) + open_bars(&result, n),
+        first_price,
+        last_price: last_close,
+        bar_seconds: market.timeframe.as_secs(),
+    });
+    let curve = sample_curve(b.ts(), &equity, cfg.curve_points);
+    let bars_per_second = if engine_seconds > 0.0 {
+        n as f64 / engine_seconds
+    } else {
+        0.0
+    };
+    let report = Report {
+        engine_version: ENGINE_VERSION.into(),
+        strategy: id.name,
+        spec_hash: id.spec_hash,
+        params: id.params,
+        instrument: market.instrument.id,
+        timeframe: market.timeframe,
+        data_hash: market.data_hash.clone(),
+        config: cfg.clone(),
+        metrics: m,
+        final_equity,
+        final_cash: result.cash.normalize(),
+        open_position: position.normalize(),
+        trades,
+        orders: result.orders,
+        equity_curve: curve,
+        warmup_bars: id.warmup,
+        engine_seconds,
+        bars_per_second,
+        events: result.events.len(),
+        warnings: warnings(&result.events),
+    };
+    RunOutput {
+        report,
+        equity,
+        events: result.events,
+    }
+}
+
+/// Summarises refusals and rejections: one line per distinct reason, with a count and the
+/// first bar.
+fn warnings(events: &[skeet_engine::Event]) -> Vec<String> {
+    use skeet_engine::EventKind;
+    let mut by_reason: Vec<(String, usize, usize)> = Vec::new();
+    for e in events {
+        let reason = match &e.kind {
+            EventKind::Refused {
+                purpose, reason, ..
+            } => format!("{purpose} refused: {reason}"),
+            EventKind::Closed {
+                status: skeet_core::OrderStatus::Rejected,
+                reason,
+                ..
+            } => format!("order rejected: {reason}"),
+            _ => continue,
+        };
+        // Group by the reason's wording without the numbers that vary per order.
+        let key: String = reason.chars().take_while(|c| !c.is_ascii_digit()).collect();
+        match by_reason.iter_mut().find(|(r, _, _)| r.starts_with(&key)) {
+            Some((_, count, _)) => *count += 1,
+            None => by_reason.push((reason, 1, e.bar)),
+        }
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, count, bar)| {
+            if count == 1 {
+                format!("{reason} (bar {bar})")
+            } else {
+                format!("{reason} ({count} times, first at bar {bar})")
+            }
+        })
+        .collect()
+}
+
+/// Bars an unclosed position has been open (counted in exposure).
+fn open_bars(result: &EngineResult, n: usize) -> usize {
+    if result
+        .open_positions
+        .iter()
+        .all(skeet_core::Position::is_flat)
+    {
+        return 0;
+    }
+    let last_exit = result.trades.last().map_or(0, |t| t.exit_bar + 1);
+    let first_entry = result
+        .orders
+        .iter()
+        .filter(|o| o.purpose == skeet_engine::Purpose::Entry && !o.filled.is_zero())
+        .map(|o| o.closed_bar)
+        .filter(|&b| b >= last_exit)
+        .min()
+        .unwrap_or(n);
+    n.saturating_sub(first_entry)
+}
+
+fn trade_record(t: &Trade, instrument: &str) -> TradeRecord {
+    TradeRecord {
+        instrument: instrument.into(),
+        side: t.side,
+        quantity: t.quantity,
+        entry_bar: t.entry_bar,
+        exit_bar: t.exit_bar,
+        entry_ts: UnixNanos::new(t.entry_ts),
+        exit_ts: UnixNanos::new(t.exit_ts),
+        entry_price: t.entry_price,
+        exit_price: t.exit_price,
+        fees: t.fees,
+        pnl: t.pnl,
+        exit_reason: t.exit_reason.as_str().into(),
+    }
+}
+
+fn sample_curve(ts: &[i64], equity: &[f64], points: usize) -> Vec<CurvePoint> {
+    let dd = metrics::drawdown_curve(equity);
+    let n = equity.len();
+    if n == 0 || points == 0 {
+        return Vec::new();
+    }
+    let step = n.div_ceil(points.max(1)).max(1);
+    let mut out: Vec<CurvePoint> = (0..n)
+        .step_by(step)
+        .map(|i| CurvePoint {
+            ts: ts[i],
+            equity: equity[i],
+            drawdown: dd[i],
+        })
+        .collect();
+    if out.last().map(|p| p.ts) != Some(ts[n - 1]) {
+        out.push(CurvePoint {
+            ts: ts[n - 1],
+            equity: equity[n - 1],
+            drawdown: dd[n - 1],
+        });
+    }
+    out
+}
+
+/// Side as a sign, for reports that print signed sizes.
+pub fn side_sign(side: Side) -> i32 {
+    if side == Side::Buy { 1 } else { -1 }
+}

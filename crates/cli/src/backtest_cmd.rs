@@ -1,0 +1,436 @@
+//! `skeet backtest`: run a strategy (a JSON spec or a built-in template) over bars from a CSV
+//! file or the market data store; print a readable report and optionally write the JSON one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rust_decimal::Decimal;
+use skeet_backtest::{Market, RunConfig, run_spec, table};
+use skeet_core::{Currency, Instrument, InstrumentId, Symbol, Timeframe, UnixNanos, Venue};
+use skeet_data::import::{ImportOptions, read_csv};
+use skeet_data::inspect::infer_timeframe;
+use skeet_data::{MarketStore, NoProgress, SeriesKey, series_hash};
+use skeet_engine::{FillModel, Slippage};
+use skeet_strategy::{StrategySpec, templates};
+
+use crate::output::line;
+
+/// Arguments of `skeet backtest`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  skeet backtest --data GOOG.csv --strategy sma_cross --param fast=10 --param slow=20 --allow-short --cash 10000 --commission 0.002\n  skeet backtest --symbol BTC/USDT --timeframe 1h --venue synthetic --spec my_strategy.json --fill intrabar --output report.json\n  skeet backtest --list-templates"
+)]
+pub(crate) struct BacktestArgs {
+    /// CSV file of bars (any format `skeet data import` reads).
+    #[arg(long, conflicts_with_all = ["symbol", "venue"])]
+    data: Option<PathBuf>,
+    /// Symbol in the market data store (with --timeframe).
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Timeframe of the stored series; for --data, overrides the one inferred from the file.
+    #[arg(long)]
+    timeframe: Option<String>,
+    /// Venue of the stored series (default: the only one holding the symbol).
+    #[arg(long)]
+    venue: Option<String>,
+    /// Strategy spec file (JSON).
+    #[arg(long, conflicts_with = "strategy")]
+    spec: Option<PathBuf>,
+    /// Built-in template (see --list-templates).
+    #[arg(long)]
+    strategy: Option<String>,
+    /// Parameter value, `name=value` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Starting cash.
+    #[arg(long, default_value = "10000")]
+    cash: String,
+    /// Fee rate per fill, maker and taker (0.001 = 0.1 %).
+    #[arg(long, default_value = "0")]
+    commission: String,
+    /// Adverse slippage on market and stop fills, basis points.
+    #[arg(long, default_value_t = 0.0)]
+    slippage_bps: f64,
+    /// Cap each bar's fills at this share of its volume (0-1).
+    #[arg(long)]
+    volume_share: Option<f64>,
+    /// Market-order fill price: next-open, close or intrabar.
+    #[arg(long, default_value = "next-open", value_parser = parse_fill)]
+    fill: FillModel,
+    /// Position size: all-in, pct:N, quote:N or units:N (overrides the spec).
+    #[arg(long)]
+    size: Option<String>,
+    /// Allow short entries.
+    #[arg(long)]
+    allow_short: bool,
+    /// Buying power as a multiple of equity.
+    #[arg(long, default_value_t = 1.0)]
+    leverage: f64,
+    /// Smallest quantity step (default 1 for CSV data and stock tickers, none for pairs).
+    #[arg(long)]
+    lot_size: Option<String>,
+    /// Smallest price step (default: any).
+    #[arg(long)]
+    tick_size: Option<String>,
+    /// First bar (date or datetime, inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last bar (date or datetime, inclusive).
+    #[arg(long)]
+    to: Option<String>,
+    /// Write the JSON report here (`-` for standard output).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Print the strategy's spec (e.g. a template, to start editing) and exit.
+    #[arg(long)]
+    print_spec: bool,
+    /// List the built-in templates and exit.
+    #[arg(long)]
+    list_templates: bool,
+}
+
+fn parse_fill(s: &str) -> Result<FillModel, String> {
+    match s {
+        "next-open" | "next_open" | "open" => Ok(FillModel::NextOpen),
+        "close" => Ok(FillModel::Close),
+        "intrabar" => Ok(FillModel::Intrabar),
+        other => Err(format!(
+            "unknown fill model '{other}'; use next-open, close or intrabar"
+        )),
+    }
+}
+
+fn decimal(flag: &str, s: &str) -> anyhow::Result<Decimal> {
+    s.trim()
+        .parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(s.trim()))
+        .map_err(|_| anyhow::anyhow!("--{flag} '{s}' is not a number"))
+}
+
+pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
+    if args.list_templates {
+        for (name, about) in templates::TEMPLATES {
+            line(format!("{name:<20} {about}"));
+        }
+        return Ok(());
+    }
+    let spec = load_spec(args)?;
+    if args.print_spec {
+        line(serde_json::to_string_pretty(&spec)?);
+        return Ok(());
+    }
+    let mut spec = spec;
+    if let Some(size) = &args.size {
+        spec.execution.sizing = parse_size(size)?;
+    }
+    let overrides = args
+        .params
+        .iter()
+        .map(|p| {
+            let (k, v) = p.split_once('=').with_context(|| {
+                format!("--param '{p}' must look like name=value, e.g. fast=10")
+            })?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--param {k}: '{v}' is not a number"))?;
+            Ok((k.trim().to_string(), v))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let params = spec.resolve_params(&overrides)?;
+
+    let cash = decimal("cash", &args.cash)?;
+    if cash <= Decimal::ZERO {
+        bail!("--cash must be above 0, got {cash}");
+    }
+    let commission = decimal("commission", &args.commission)?;
+    if commission < Decimal::ZERO || commission >= Decimal::new(1, 1) {
+        bail!(
+            "--commission {commission} is out of range; use a fee rate from 0 to below 0.1 (0.001 = 0.1 %)"
+        );
+    }
+    if !(args.slippage_bps >= 0.0 && args.slippage_bps < 10_000.0) {
+        bail!(
+            "--slippage-bps {} is out of range; use 0 to 10000",
+            args.slippage_bps
+        );
+    }
+    if let Some(v) = args.volume_share
+        && !(v > 0.0 && v <= 1.0)
+    {
+        bail!("--volume-share {v} is out of range; use a fraction above 0 and at most 1");
+    }
+    if !(args.leverage >= 1.0 && args.leverage <= 100.0) {
+        bail!(
+            "--leverage {} is out of range; use 1 (no leverage) to 100",
+            args.leverage
+        );
+    }
+
+    let mut market = load_market(data_dir, args)?;
+    market.instrument.maker_fee = commission;
+    market.instrument.taker_fee = commission;
+    let cfg = RunConfig {
+        cash,
+        currency: market.instrument.quote,
+        fill: args.fill,
+        slippage: Slippage {
+            bps: args.slippage_bps,
+            volume_share: args.volume_share,
+        },
+        leverage: args.leverage,
+        allow_short: args.allow_short,
+        ..RunConfig::default()
+    };
+    let (first, last) = market
+        .bars
+        .range()
+        .context("no bars in the selected range")?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "backtest {} ({params}) on {} {}: {} bars {} .. {}",
+        spec.name,
+        market.instrument.id,
+        market.timeframe,
+        market.bars.len(),
+        first,
+        last
+    );
+    let _ = writeln!(
+        err,
+        "  cash {cash} {}, commission {commission}, slippage {} bps, fill {}, size {}, {}, lot {}",
+        market.instrument.quote,
+        args.slippage_bps,
+        fill_name(args.fill),
+        size_name(&spec.execution.sizing),
+        if args.allow_short || spec.execution.allow_short {
+            "long and short"
+        } else {
+            "long only"
+        },
+        if market.instrument.lot_size.is_zero() {
+            "any".to_string()
+        } else {
+            market.instrument.lot_size.to_string()
+        },
+    );
+    drop(err);
+
+    let out = run_spec(&spec, &params, &market, &cfg)?;
+    let r = &out.report;
+    line(table::render(
+        &r.metrics,
+        &r.trades,
+        &format!("{} on {} {}", r.strategy, r.instrument, r.timeframe),
+    ));
+    line(format!(
+        "final equity {} (cash {}, position {}); {} trades; engine {:.3} s, {:.1} M bars/s",
+        r.final_equity.round_dp(2),
+        r.final_cash.round_dp(2),
+        r.open_position,
+        r.trades.len(),
+        r.engine_seconds,
+        r.bars_per_second / 1e6
+    ));
+    for w in &r.warnings {
+        line(format!("warning: {w}"));
+    }
+    if let Some(path) = &args.output {
+        let json = serde_json::to_string_pretty(r)?;
+        if path.as_os_str() == "-" {
+            line(json);
+        } else {
+            write_atomic(path, json.as_bytes())?;
+            line(format!("report written to {}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+fn fill_name(f: FillModel) -> &'static str {
+    match f {
+        FillModel::NextOpen => "next-open",
+        FillModel::Close => "close",
+        FillModel::Intrabar => "intrabar",
+    }
+}
+
+fn size_name(s: &skeet_strategy::spec::Sizing) -> String {
+    use skeet_strategy::spec::{Num, Sizing};
+    let n = |x: &Num| match x {
+        Num::Value(v) => format!("{v}"),
+        Num::Param(p) => format!("${p}"),
+    };
+    match s {
+        Sizing::AllIn => "all-in".into(),
+        Sizing::PctEquity { pct } => format!("{} % of equity", n(pct)),
+        Sizing::Quote { amount } => format!("{} quote", n(amount)),
+        Sizing::Units { quantity } => format!("{} units", n(quantity)),
+        Sizing::Risk { risk_pct } => format!("risk {} %", n(risk_pct)),
+    }
+}
+
+fn parse_size(s: &str) -> anyhow::Result<skeet_strategy::spec::Sizing> {
+    use skeet_strategy::spec::{Num, Sizing};
+    let bad = || {
+        anyhow::anyhow!(
+            "--size '{s}' is not understood; use all-in, pct:N (percent of equity), quote:N (quote currency) or units:N"
+        )
+    };
+    if s == "all-in" || s == "all_in" {
+        return Ok(Sizing::AllIn);
+    }
+    let (kind, v) = s.split_once(':').ok_or_else(bad)?;
+    let v: f64 = v.parse().map_err(|_| bad())?;
+    if !(v > 0.0 && v.is_finite()) {
+        bail!("--size {s}: the amount must be above 0");
+    }
+    Ok(match kind {
+        "pct" => {
+            if v > 100.0 {
+                bail!("--size {s}: a percentage of equity must be at most 100");
+            }
+            Sizing::PctEquity { pct: Num::Value(v) }
+        }
+        "quote" => Sizing::Quote {
+            amount: Num::Value(v),
+        },
+        "units" => Sizing::Units {
+            quantity: Num::Value(v),
+        },
+        _ => return Err(bad()),
+    })
+}
+
+fn load_spec(args: &BacktestArgs) -> anyhow::Result<StrategySpec> {
+    match (&args.spec, &args.strategy) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            StrategySpec::from_json(&text).with_context(|| format!("in {}", path.display()))
+        }
+        (None, Some(name)) => Ok(templates::get(name)?),
+        (None, None) => {
+            bail!("give a strategy: --spec FILE.json or --strategy TEMPLATE (see --list-templates)")
+        }
+    }
+}
+
+fn parse_bound(flag: &str, s: &Option<String>) -> anyhow::Result<Option<UnixNanos>> {
+    s.as_deref()
+        .map(|v| {
+            v.parse::<UnixNanos>()
+                .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        })
+        .transpose()
+}
+
+fn load_market(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Market> {
+    let from = parse_bound("from", &args.from)?;
+    let to = parse_bound("to", &args.to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        bail!("--from {f} is after --to {t}");
+    }
+    let (id, timeframe, bars, lot_default) = match (&args.data, &args.symbol) {
+        (Some(path), _) => {
+            let imported = read_csv(path, &ImportOptions::default(), &NoProgress)?;
+            let bars = imported.bars;
+            let tf = match &args.timeframe {
+                Some(t) => t.parse::<Timeframe>()?,
+                None => infer_timeframe(&bars).with_context(|| {
+                    format!(
+                        "cannot tell the timeframe of {}; pass --timeframe (e.g. 1d)",
+                        path.display()
+                    )
+                })?,
+            };
+            let id = InstrumentId::new(Venue::new("local")?, Symbol::new("DATA")?);
+            (id, tf, bars, Decimal::ONE)
+        }
+        (None, Some(symbol)) => {
+            let tf: Timeframe = args
+                .timeframe
+                .as_deref()
+                .context("--symbol needs --timeframe (e.g. 1h)")?
+                .parse()?;
+            let symbol = Symbol::new(symbol)?;
+            let store = MarketStore::in_data_dir(data_dir)?;
+            let key = match &args.venue {
+                Some(v) => SeriesKey::new(Venue::new(v)?, symbol, tf),
+                None => {
+                    let keys = store.find(symbol, Some(tf))?;
+                    match keys.as_slice() {
+                        [one] => *one,
+                        [] => bail!(
+                            "no {symbol} {tf} data in {}; import or generate it first (skeet data ls lists what is stored)",
+                            store.root().display()
+                        ),
+                        many => bail!(
+                            "{symbol} {tf} is stored for several venues ({}); pass --venue",
+                            many.iter()
+                                .map(|k| k.venue.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                }
+            };
+            let bars = store.read(&key, None, None)?;
+            let lot = if symbol.quote().is_some() {
+                Decimal::ZERO
+            } else {
+                Decimal::ONE
+            };
+            (InstrumentId::new(key.venue, symbol), tf, bars, lot)
+        }
+        (None, None) => bail!("give data: --data FILE.csv or --symbol S --timeframe TF"),
+    };
+    let bars = bars.slice_time(from, to);
+    if bars.is_empty() {
+        bail!("no bars between {} and {}", fmt_bound(from), fmt_bound(to));
+    }
+    let data_hash = series_hash(&bars);
+    let mut instrument = Instrument::unrestricted(id);
+    instrument.lot_size = match &args.lot_size {
+        Some(s) => decimal("lot-size", s)?,
+        None => lot_default,
+    };
+    if let Some(s) = &args.tick_size {
+        instrument.tick_size = decimal("tick-size", s)?;
+    }
+    if instrument.lot_size < Decimal::ZERO || instrument.tick_size < Decimal::ZERO {
+        bail!("--lot-size and --tick-size must not be negative");
+    }
+    if id.symbol.quote().is_none() {
+        instrument.quote = Currency::new("USD")?;
+    }
+    Ok(Market {
+        instrument,
+        timeframe,
+        bars,
+        data_hash,
+    })
+}
+
+fn fmt_bound(b: Option<UnixNanos>) -> String {
+    b.map_or_else(|| "the start".into(), |t| t.to_string())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot write to {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

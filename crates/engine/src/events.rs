@@ -1,0 +1,79 @@
+//! The event log: everything that happened in a run, in order. Two runs of the same strategy
+//! on the same data with the same settings produce identical logs (property-tested), which
+//! is what makes a result reproducible and two results comparable.
+
+use serde::{Deserialize, Serialize};
+use skeet_core::{OrderStatus, Side};
+
+/// One entry of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Bar index at which it happened.
+    pub bar: usize,
+    /// Time, ns since the epoch.
+    pub ts: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Kinds of events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// An order passed the risk checks and was sent.
+    Submitted {
+        /// Order id.
+        order: u64,
+        /// Instrument index.
+        instrument: usize,
+        /// Direction.
+        side: Side,
+        /// Order type, e.g. `market`, `stop 101.5`.
+        kind: String,
+        /// Why: `entry`, `exit`, `stop_loss`, ...
+        purpose: String,
+    },
+    /// An order (or part of it) executed.
+    Filled {
+        /// Order id.
+        order: u64,
+        /// Direction.
+        side: Side,
+        /// Units (decimal string).
+        quantity: String,
+        /// Price (decimal string).
+        price: String,
+        /// Fee (decimal string).
+        fee: String,
+        /// Order status after the fill.
+        status: OrderStatus,
+    },
+    /// An order ended without (fully) filling.
+    Closed {
+        /// Order id.
+        order: u64,
+        /// Final status (cancelled, expired, rejected).
+        status: OrderStatus,
+        /// Why.
+        reason: String,
+    },
+    /// The risk manager or the venue refused an intent before it became an order.
+    Refused {
+        /// Instrument index.
+        instrument: usize,
+        /// What was asked.
+        purpose: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A protection paused entries.
+    Paused {
+        /// Instrument index.
+        instrument: usize,
+        /// Which protection.
+        protection: String,
+        /// Until this bar.
+        until_bar: usize,
+    },
+}

@@ -1,0 +1,1229 @@
+//! Compiling a [`StrategySpec`] against market data into a [`Program`]: parse every rule once,
+//! resolve names, substitute parameters, compute every position-independent sub-expression as
+//! a whole column in batch (indicators through `skeet-ta`, which is proven equal to its
+//! streaming form), and keep only what depends on the position (`position.pnl_pct`,
+//! `bars_in_trade`, ...) as a small tree evaluated per bar.
+//!
+//! Invariants:
+//! - Causality: the value of any column at bar `t` depends only on bars `0..=t`. Lookbacks
+//!   (`x[k]`) shift towards the past only; higher timeframes (`x@4h`) use the last *completed*
+//!   higher bar as of bar `t`'s close; indicators are causal by construction.
+//! - Identical sub-expressions are computed once (structural hashing over column ids), so
+//!   `sma(close,10)` written in three rules costs one SMA.
+//! - Evaluating a rule at a bar allocates nothing and interprets no text.
+//! - NaN (an indicator still warming up) makes every comparison false, like backtesting.py
+//!   and TA-Lib-based tools, so no signal fires before its inputs exist.
+
+use std::collections::{BTreeMap, HashMap};
+
+use skeet_core::Timeframe;
+use skeet_ta::call::{Arg, Call, Pos, suggest};
+use skeet_ta::{Columns, registry};
+
+use crate::api::{DistanceRule, EntryOrder, ExecSettings, PositionState, SizingRule};
+use crate::error::SpecError;
+use crate::expr::{self, BinOp, Expr, ExprKind};
+use crate::params::ParamValues;
+use crate::spec::{Distance, Num, OrderType, Sizing, StrategySpec};
+
+/// Bars to compile against: one instrument, one timeframe, columns of equal length.
+#[derive(Clone, Copy, Debug)]
+pub struct SeriesData<'a> {
+    /// Bar open times, ns.
+    pub ts: &'a [i64],
+    /// Opens.
+    pub open: &'a [f64],
+    /// Highs.
+    pub high: &'a [f64],
+    /// Lows.
+    pub low: &'a [f64],
+    /// Closes.
+    pub close: &'a [f64],
+    /// Volumes.
+    pub volume: &'a [f64],
+    /// The bars' timeframe.
+    pub timeframe: Timeframe,
+}
+
+impl SeriesData<'_> {
+    fn len(&self) -> usize {
+        self.close.len()
+    }
+}
+
+type ColId = usize;
+
+/// A lowered expression: a constant, a whole column, or a per-bar tree.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    Const(f64),
+    Col(ColId),
+    Dyn(usize),
+}
+
+/// Position-dependent values available to rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StateVar {
+    PnlPct,
+    Size,
+    Side,
+    EntryPrice,
+    BarsInTrade,
+    Equity,
+}
+
+const STATE_NAMES: &[(&str, StateVar)] = &[
+    ("position.pnl_pct", StateVar::PnlPct),
+    ("position.size", StateVar::Size),
+    ("position.side", StateVar::Side),
+    ("position.entry_price", StateVar::EntryPrice),
+    ("bars_in_trade", StateVar::BarsInTrade),
+    ("equity", StateVar::Equity),
+];
+
+const FIELDS: &[&str] = &[
+    "open", "high", "low", "close", "volume", "hl2", "hlc3", "ohlc4",
+];
+const FUNCTIONS: &[&str] = &[
+    "crossover",
+    "crossunder",
+    "abs",
+    "min",
+    "max",
+    "highest",
+    "lowest",
+];
+
+#[derive(Clone, Debug)]
+enum DynNode {
+    Const(f64),
+    Col(ColId),
+    State(StateVar),
+    Neg(usize),
+    Not(usize),
+    Abs(usize),
+    Bin(BinOp, usize, usize),
+    Min(usize, usize),
+    Max(usize, usize),
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+enum Rule {
+    Const(bool),
+    Static(Vec<bool>),
+    Dynamic(usize),
+}
+
+/// A strategy compiled against one series: rule columns plus the per-bar remainder.
+#[derive(Clone, Debug)]
+pub struct Program {
+    cols: Vec<Vec<f64>>,
+    nodes: Vec<DynNode>,
+    rules: [Rule; 4],
+    exec: ExecSettings,
+    warmup: usize,
+    len: usize,
+    columns_named: BTreeMap<String, ColId>,
+}
+
+/// Which rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// `entry.long`
+    EntryLong = 0,
+    /// `entry.short`
+    EntryShort = 1,
+    /// `exit.long`
+    ExitLong = 2,
+    /// `exit.short`
+    ExitShort = 3,
+}
+
+impl Program {
+    /// Evaluates one rule at bar `t`.
+    #[inline]
+    pub fn rule(&self, kind: RuleKind, t: usize, st: &PositionState) -> bool {
+        match &self.rules[kind as usize] {
+            Rule::Const(b) => *b,
+            Rule::Static(bits) => bits[t],
+            Rule::Dynamic(id) => truthy(self.eval(*id, t, st)),
+        }
+    }
+
+    fn eval(&self, id: usize, t: usize, st: &PositionState) -> f64 {
+        match &self.nodes[id] {
+            DynNode::Const(v) => *v,
+            DynNode::Col(c) => self.cols[*c][t],
+            DynNode::State(s) => match s {
+                StateVar::PnlPct => st.pnl_pct,
+                StateVar::Size => st.size,
+                StateVar::Side => {
+                    if st.size > 0.0 {
+                        1.0
+                    } else if st.size < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                }
+                StateVar::EntryPrice => st.entry_price,
+                StateVar::BarsInTrade => st.bars_in_trade as f64,
+                StateVar::Equity => st.equity,
+            },
+            DynNode::Neg(a) => -self.eval(*a, t, st),
+            DynNode::Not(a) => bool_f(!truthy(self.eval(*a, t, st))),
+            DynNode::Abs(a) => self.eval(*a, t, st).abs(),
+            DynNode::Min(a, b) => self.eval(*a, t, st).min(self.eval(*b, t, st)),
+            DynNode::Max(a, b) => self.eval(*a, t, st).max(self.eval(*b, t, st)),
+            DynNode::Bin(op, a, b) => {
+                let x = self.eval(*a, t, st);
+                // Short-circuit the logical operators.
+                match op {
+                    BinOp::And if !truthy(x) => return 0.0,
+                    BinOp::Or if truthy(x) => return 1.0,
+                    _ => {}
+                }
+                apply(*op, x, self.eval(*b, t, st))
+            }
+        }
+    }
+
+    /// The execution settings with parameters substituted.
+    pub fn execution(&self) -> &ExecSettings {
+        &self.exec
+    }
+
+    /// First bar at which every rule input has a value.
+    pub fn warmup(&self) -> usize {
+        self.warmup
+    }
+
+    /// Number of bars compiled against.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when compiled against no bars.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The values of a named indicator from the spec (`indicators` map), for reports and
+    /// charts.
+    pub fn named_column(&self, name: &str) -> Option<&[f64]> {
+        self.columns_named
+            .get(name)
+            .map(|&c| self.cols[c].as_slice())
+    }
+
+    /// Names of the spec's indicators that compiled to columns.
+    pub fn named_columns(&self) -> impl Iterator<Item = &str> {
+        self.columns_named.keys().map(String::as_str)
+    }
+}
+
+#[inline]
+fn truthy(v: f64) -> bool {
+    v != 0.0 && !v.is_nan()
+}
+
+#[inline]
+fn bool_f(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+#[inline]
+fn apply(op: BinOp, x: f64, y: f64) -> f64 {
+    match op {
+        BinOp::Add => x + y,
+        BinOp::Sub => x - y,
+        BinOp::Mul => x * y,
+        BinOp::Div => x / y,
+        BinOp::Rem => x % y,
+        BinOp::Lt => bool_f(x < y),
+        BinOp::Le => bool_f(x <= y),
+        BinOp::Gt => bool_f(x > y),
+        BinOp::Ge => bool_f(x >= y),
+        BinOp::Eq => bool_f(x == y),
+        BinOp::Ne => bool_f(x != y && !x.is_nan() && !y.is_nan()),
+        BinOp::And => bool_f(truthy(x) && truthy(y)),
+        BinOp::Or => bool_f(truthy(x) || truthy(y)),
+    }
+}
+
+/// One timeframe's bars inside the compiler.
+struct Frame {
+    tf: Timeframe,
+    ts: Vec<i64>,
+    ohlcv: [Vec<f64>; 5],
+    /// For a higher frame: for each base bar, the index of the last completed bar of this
+    /// frame (`usize::MAX` when none yet).
+    align: Option<Vec<usize>>,
+}
+
+impl Frame {
+    fn columns(&self) -> Columns<'_> {
+        Columns {
+            ts: &self.ts,
+            open: &self.ohlcv[0],
+            high: &self.ohlcv[1],
+            low: &self.ohlcv[2],
+            close: &self.ohlcv[3],
+            volume: &self.ohlcv[4],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Aggregates base bars into `tf` buckets and maps every base bar to the last bucket that
+    /// had closed by the base bar's own close.
+    fn resample(base: &SeriesData<'_>, tf: Timeframe) -> Self {
+        let mut ts = Vec::new();
+        let mut o = Vec::new();
+        let mut h = Vec::new();
+        let mut l = Vec::new();
+        let mut c = Vec::new();
+        let mut v = Vec::new();
+        for i in 0..base.len() {
+            let bucket = tf
+                .bucket_start(skeet_core::UnixNanos::new(base.ts[i]))
+                .as_nanos();
+            if ts.last() != Some(&bucket) {
+                ts.push(bucket);
+                o.push(base.open[i]);
+                h.push(base.high[i]);
+                l.push(base.low[i]);
+                c.push(base.close[i]);
+                v.push(base.volume[i]);
+            } else if let (Some(hh), Some(ll), Some(cc), Some(vv)) =
+                (h.last_mut(), l.last_mut(), c.last_mut(), v.last_mut())
+            {
+                *hh = f64::max(*hh, base.high[i]);
+                *ll = f64::min(*ll, base.low[i]);
+                *cc = base.close[i];
+                *vv += base.volume[i];
+            }
+        }
+        let base_len = base.timeframe.as_nanos();
+        let len = tf.as_nanos();
+        let mut align = Vec::with_capacity(base.len());
+        let mut j = 0usize; // number of higher bars closed so far
+        for i in 0..base.len() {
+            let close_time = base.ts[i] + base_len;
+            while j < ts.len() && ts[j] + len <= close_time {
+                j += 1;
+            }
+            align.push(if j == 0 { usize::MAX } else { j - 1 });
+        }
+        Self {
+            tf,
+            ts,
+            ohlcv: [o, h, l, c, v],
+            align: Some(align),
+        }
+    }
+}
+
+struct Compiler<'a> {
+    spec: &'a StrategySpec,
+    params: &'a ParamValues,
+    frames: Vec<Frame>,
+    cols: Vec<Vec<f64>>,
+    col_frame: Vec<usize>,
+    cache: HashMap<String, ColId>,
+    nodes: Vec<DynNode>,
+    /// Named indicators being lowered (cycle detection), per frame.
+    stack: Vec<String>,
+    /// The JSON path of the rule being compiled (for errors).
+    path: String,
+}
+
+/// Compiles `spec` with `params` against `data`.
+///
+/// # Errors
+/// Any rule, parameter, name or setting that cannot be used, with its JSON path, the position
+/// inside the rule, and a hint.
+pub fn compile(
+    spec: &StrategySpec,
+    params: &ParamValues,
+    data: &SeriesData<'_>,
+) -> Result<Program, SpecError> {
+    let n = data.len();
+    for (name, len) in [
+        ("ts", data.ts.len()),
+        ("open", data.open.len()),
+        ("high", data.high.len()),
+        ("low", data.low.len()),
+        ("volume", data.volume.len()),
+    ] {
+        if len != n {
+            return Err(SpecError::at(
+                "data",
+                format!("column {name} has {len} values, close has {n}"),
+            ));
+        }
+    }
+    let base = Frame {
+        tf: data.timeframe,
+        ts: data.ts.to_vec(),
+        ohlcv: [
+            data.open.to_vec(),
+            data.high.to_vec(),
+            data.low.to_vec(),
+            data.close.to_vec(),
+            data.volume.to_vec(),
+        ],
+        align: None,
+    };
+    let mut c = Compiler {
+        spec,
+        params,
+        frames: vec![base],
+        cols: Vec::new(),
+        col_frame: Vec::new(),
+        cache: HashMap::new(),
+        nodes: Vec::new(),
+        stack: Vec::new(),
+        path: String::new(),
+    };
+    for tf_text in &spec.universe.extra_timeframes {
+        let tf: Timeframe = tf_text.parse().map_err(|e: skeet_core::ValidationError| {
+            SpecError::at("universe.extra_timeframes", e.to_string())
+        })?;
+        if tf <= data.timeframe || !tf.is_multiple_of(data.timeframe) {
+            return Err(SpecError::at(
+                "universe.extra_timeframes",
+                format!(
+                    "{tf} cannot be built from {} bars; extra timeframes must be whole multiples of the data's timeframe",
+                    data.timeframe
+                ),
+            ));
+        }
+        c.frames.push(Frame::resample(data, tf));
+    }
+
+    let mut named = BTreeMap::new();
+    for name in spec.indicators.keys() {
+        c.path = format!("indicators.{name}");
+        if let Val::Col(id) = c.named(name, Pos { line: 1, column: 1 }, 0)? {
+            named.insert(name.clone(), id);
+        }
+    }
+
+    let sides = [
+        ("entry.long", &spec.entry.long),
+        ("entry.short", &spec.entry.short),
+        ("exit.long", &spec.exit.long),
+        ("exit.short", &spec.exit.short),
+    ];
+    let mut rules: [Rule; 4] = std::array::from_fn(|_| Rule::Const(false));
+    let mut warmup = 0;
+    for (k, (path, text)) in sides.iter().enumerate() {
+        let Some(text) = text else { continue };
+        c.path = (*path).to_string();
+        let e =
+            expr::parse(text).map_err(|e| SpecError::in_rule(*path, e.pos, e.message, e.hint))?;
+        let v = c.lower(&e, 0)?;
+        rules[k] = match v {
+            Val::Const(x) => Rule::Const(truthy(x)),
+            Val::Col(id) => {
+                let col = &c.cols[id];
+                warmup = warmup.max(first_true_or_len(col));
+                Rule::Static(col.iter().map(|&x| truthy(x)).collect())
+            }
+            Val::Dyn(id) => Rule::Dynamic(id),
+        };
+    }
+    let exec = c.execution()?;
+    for (i, constraint) in spec.constraints.iter().enumerate() {
+        c.path = format!("constraints[{i}]");
+        let e = expr::parse(constraint)
+            .map_err(|e| SpecError::in_rule(c.path.clone(), e.pos, e.message, e.hint))?;
+        match c.lower(&e, 0)? {
+            Val::Const(x) if truthy(x) => {}
+            Val::Const(_) => {
+                return Err(SpecError::at(
+                    c.path.clone(),
+                    format!("constraint '{constraint}' does not hold for {params}"),
+                ));
+            }
+            _ => {
+                return Err(SpecError::at(
+                    c.path.clone(),
+                    format!("constraint '{constraint}' must use only parameters and numbers"),
+                ));
+            }
+        }
+    }
+    Ok(Program {
+        cols: c.cols,
+        nodes: c.nodes,
+        rules,
+        exec,
+        warmup,
+        len: n,
+        columns_named: named,
+    })
+}
+
+fn first_true_or_len(col: &[f64]) -> usize {
+    // The first index where the rule's value is not NaN: where its inputs exist.
+    col.iter().position(|x| !x.is_nan()).unwrap_or(col.len())
+}
+
+impl Compiler<'_> {
+    fn err(&self, pos: Pos, message: impl Into<String>, hint: Option<String>) -> SpecError {
+        SpecError::in_rule(self.path.clone(), pos, message, hint)
+    }
+
+    fn push_col(&mut self, key: String, frame: usize, col: Vec<f64>) -> ColId {
+        if let Some(&id) = self.cache.get(&key) {
+            return id;
+        }
+        let id = self.cols.len();
+        self.cols.push(col);
+        self.col_frame.push(frame);
+        self.cache.insert(key, id);
+        id
+    }
+
+    fn frame_len(&self, frame: usize) -> usize {
+        self.frames[frame].len()
+    }
+
+    fn field(&mut self, name: &str, frame: usize) -> ColId {
+        let key = format!("f{frame}:{name}");
+        if let Some(&id) = self.cache.get(&key) {
+            return id;
+        }
+        let f = &self.frames[frame];
+        let [o, h, l, c, v] = &f.ohlcv;
+        let col: Vec<f64> = match name {
+            "open" => o.clone(),
+            "high" => h.clone(),
+            "low" => l.clone(),
+            "close" => c.clone(),
+            "volume" => v.clone(),
+            "hl2" => h.iter().zip(l).map(|(h, l)| (h + l) / 2.0).collect(),
+            "hlc3" => (0..f.len()).map(|i| (h[i] + l[i] + c[i]) / 3.0).collect(),
+            _ => (0..f.len())
+                .map(|i| (o[i] + h[i] + l[i] + c[i]) / 4.0)
+                .collect(),
+        };
+        self.push_col(key, frame, col)
+    }
+
+    fn dyn_node(&mut self, node: DynNode) -> Val {
+        self.nodes.push(node);
+        Val::Dyn(self.nodes.len() - 1)
+    }
+
+    fn as_dyn(&mut self, v: Val) -> usize {
+        match v {
+            Val::Dyn(id) => id,
+            Val::Const(x) => {
+                self.nodes.push(DynNode::Const(x));
+                self.nodes.len() - 1
+            }
+            Val::Col(c) => {
+                self.nodes.push(DynNode::Col(c));
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Column of `v` in `frame` (constants broadcast).
+    fn col_of(&self, v: Val, frame: usize) -> Vec<f64> {
+        match v {
+            Val::Const(x) => vec![x; self.frame_len(frame)],
+            Val::Col(c) => self.cols[c].clone(),
+            Val::Dyn(_) => Vec::new(),
+        }
+    }
+
+    fn static_only(&self, v: Val, pos: Pos, what: &str) -> Result<Val, SpecError> {
+        if matches!(v, Val::Dyn(_)) {
+            return Err(self.err(
+                pos,
+                format!("{what} cannot use position state"),
+                Some("position.* and bars_in_trade are only known bar by bar; use them outside indicators, lookbacks and crossovers".into()),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn lower(&mut self, e: &Expr, frame: usize) -> Result<Val, SpecError> {
+        match &e.kind {
+            ExprKind::Number(v) => Ok(Val::Const(*v)),
+            ExprKind::Param(p) => match self.params.get(p) {
+                Some(v) => Ok(Val::Const(v)),
+                None => {
+                    let names = self.spec.parameters.keys().map(String::as_str);
+                    let hint = suggest(p, names)
+                        .map(|s| format!("did you mean '${s}'?"))
+                        .or_else(|| Some("declare it under \"parameters\"".into()));
+                    Err(self.err(e.pos, format!("unknown parameter '${p}'"), hint))
+                }
+            },
+            ExprKind::Name(name) => self.name(name, e.pos, frame),
+            ExprKind::Neg(a) => {
+                let v = self.lower(a, frame)?;
+                Ok(match v {
+                    Val::Const(x) => Val::Const(-x),
+                    Val::Col(c) => {
+                        let col = self.cols[c].iter().map(|x| -x).collect();
+                        Val::Col(self.push_col(format!("neg:{c}"), frame, col))
+                    }
+                    Val::Dyn(id) => self.dyn_node(DynNode::Neg(id)),
+                })
+            }
+            ExprKind::Not(a) => {
+                let v = self.lower(a, frame)?;
+                Ok(match v {
+                    Val::Const(x) => Val::Const(bool_f(!truthy(x))),
+                    Val::Col(c) => {
+                        let col = self.cols[c].iter().map(|&x| bool_f(!truthy(x))).collect();
+                        Val::Col(self.push_col(format!("not:{c}"), frame, col))
+                    }
+                    Val::Dyn(id) => self.dyn_node(DynNode::Not(id)),
+                })
+            }
+            ExprKind::Binary(op, a, b) => {
+                let x = self.lower(a, frame)?;
+                let y = self.lower(b, frame)?;
+                Ok(self.binary(*op, x, y, frame))
+            }
+            ExprKind::Lookback(a, k) => {
+                let v = self.lower(a, frame)?;
+                let v = self.static_only(v, e.pos, "a lookback")?;
+                Ok(match v {
+                    Val::Const(x) => Val::Const(x),
+                    Val::Col(c) => {
+                        let src = &self.cols[c];
+                        let mut col = vec![f64::NAN; src.len()];
+                        if *k < src.len() {
+                            col[*k..].copy_from_slice(&src[..src.len() - k]);
+                        }
+                        Val::Col(self.push_col(format!("lb:{c}:{k}"), frame, col))
+                    }
+                    Val::Dyn(_) => unreachable_dyn(),
+                })
+            }
+            ExprKind::Timeframe(a, tf_text) => self.timeframe(a, tf_text, e.pos, frame),
+            ExprKind::Output(inner, out) => match &inner.kind {
+                ExprKind::Call(name, args) => self.call(name, args, Some(out), inner.pos, frame),
+                _ => Err(self.err(
+                    e.pos,
+                    format!("'.{out}' can only follow an indicator call"),
+                    Some("e.g. macd(close,12,26,9).signal".into()),
+                )),
+            },
+            ExprKind::Call(name, args) => self.call(name, args, None, e.pos, frame),
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, x: Val, y: Val, frame: usize) -> Val {
+        match (x, y) {
+            (Val::Const(a), Val::Const(b)) => Val::Const(apply(op, a, b)),
+            (Val::Dyn(_), _) | (_, Val::Dyn(_)) => {
+                let (a, b) = (self.as_dyn(x), self.as_dyn(y));
+                self.dyn_node(DynNode::Bin(op, a, b))
+            }
+            _ => {
+                let key = format!("bin:{}:{}:{}", op.symbol(), key_of(x), key_of(y));
+                if let Some(&id) = self.cache.get(&key) {
+                    return Val::Col(id);
+                }
+                let a = self.col_of(x, frame);
+                let b = self.col_of(y, frame);
+                let col = a.iter().zip(&b).map(|(&p, &q)| apply(op, p, q)).collect();
+                Val::Col(self.push_col(key, frame, col))
+            }
+        }
+    }
+
+    fn name(&mut self, name: &str, pos: Pos, frame: usize) -> Result<Val, SpecError> {
+        if FIELDS.contains(&name) {
+            return Ok(Val::Col(self.field(name, frame)));
+        }
+        if name == "bar_index" {
+            let n = self.frame_len(frame);
+            let col = (0..n).map(|i| i as f64).collect();
+            return Ok(Val::Col(self.push_col(
+                format!("f{frame}:bar_index"),
+                frame,
+                col,
+            )));
+        }
+        if let Some(&(_, var)) = STATE_NAMES.iter().find(|(n, _)| *n == name) {
+            if frame != 0 {
+                return Err(self.err(
+                    pos,
+                    format!("{name} cannot be used on another timeframe"),
+                    None,
+                ));
+            }
+            return Ok(self.dyn_node(DynNode::State(var)));
+        }
+        if self.spec.indicators.contains_key(name) {
+            return self.named(name, pos, frame);
+        }
+        if registry::find(name).is_some() || FUNCTIONS.contains(&name) {
+            return Err(self.err(
+                pos,
+                format!("'{name}' is a function and needs arguments"),
+                Some(format!("e.g. {name}(close, 14)")),
+            ));
+        }
+        let candidates = FIELDS
+            .iter()
+            .copied()
+            .chain(STATE_NAMES.iter().map(|(n, _)| *n))
+            .chain(std::iter::once("bar_index"))
+            .chain(self.spec.indicators.keys().map(String::as_str));
+        let hint = suggest(name, candidates)
+            .map(|s| format!("did you mean '{s}'?"))
+            .unwrap_or_else(|| "use a price field (open, high, low, close, volume, hl2, hlc3, ohlc4), an indicator declared under \"indicators\", or position.pnl_pct / bars_in_trade".into());
+        Err(self.err(pos, format!("unknown name '{name}'"), Some(hint)))
+    }
+
+    fn named(&mut self, name: &str, pos: Pos, frame: usize) -> Result<Val, SpecError> {
+        let key = format!("{frame}:{name}");
+        if self.stack.contains(&key) {
+            return Err(self.err(
+                pos,
+                format!("indicator '{name}' refers to itself"),
+                Some(format!("cycle: {} -> {name}", self.stack.join(" -> "))),
+            ));
+        }
+        let Some(text) = self.spec.indicators.get(name) else {
+            return Err(self.err(pos, format!("unknown indicator '{name}'"), None));
+        };
+        let parsed = expr::parse(text).map_err(|e| {
+            SpecError::in_rule(format!("indicators.{name}"), e.pos, e.message, e.hint)
+        })?;
+        self.stack.push(key);
+        let saved = std::mem::replace(&mut self.path, format!("indicators.{name}"));
+        let v = self.lower(&parsed, frame);
+        self.path = saved;
+        self.stack.pop();
+        v
+    }
+
+    fn timeframe(
+        &mut self,
+        a: &Expr,
+        tf_text: &str,
+        pos: Pos,
+        frame: usize,
+    ) -> Result<Val, SpecError> {
+        if frame != 0 {
+            return Err(self.err(pos, "timeframes cannot be nested", None));
+        }
+        let tf: Timeframe = tf_text
+            .parse()
+            .map_err(|e: skeet_core::ValidationError| self.err(pos, e.to_string(), None))?;
+        let Some(fi) = self
+            .frames
+            .iter()
+            .position(|f| f.tf == tf && f.align.is_some())
+        else {
+            let declared = &self.spec.universe.extra_timeframes;
+            return Err(self.err(
+                pos,
+                format!("timeframe {tf} is not declared"),
+                Some(if declared.is_empty() {
+                    format!("add \"extra_timeframes\": [\"{tf}\"] to \"universe\"")
+                } else {
+                    format!(
+                        "declared: {}; add {tf} to universe.extra_timeframes",
+                        declared.join(", ")
+                    )
+                }),
+            ));
+        };
+        let v = self.lower(a, fi)?;
+        let v = self.static_only(v, pos, "another timeframe")?;
+        Ok(match v {
+            Val::Const(x) => Val::Const(x),
+            Val::Col(c) => {
+                let key = format!("tf:{fi}:{c}");
+                if let Some(&id) = self.cache.get(&key) {
+                    return Ok(Val::Col(id));
+                }
+                let src = &self.cols[c];
+                let align = self.frames[fi].align.as_deref().unwrap_or(&[]);
+                let col = align
+                    .iter()
+                    .map(|&j| if j == usize::MAX { f64::NAN } else { src[j] })
+                    .collect();
+                Val::Col(self.push_col(key, frame, col))
+            }
+            Val::Dyn(_) => unreachable_dyn(),
+        })
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        output: Option<&str>,
+        pos: Pos,
+        frame: usize,
+    ) -> Result<Val, SpecError> {
+        match name {
+            "crossover" | "crossunder" => {
+                let [a, b] = args else {
+                    return Err(self.err(
+                        pos,
+                        format!("{name} takes two series"),
+                        Some(format!("e.g. {name}(sma(close,10), sma(close,20))")),
+                    ));
+                };
+                let x = self.lower(a, frame)?;
+                let x = self.static_only(x, a.pos, name)?;
+                let y = self.lower(b, frame)?;
+                let y = self.static_only(y, b.pos, name)?;
+                let key = format!("{name}:{}:{}", key_of(x), key_of(y));
+                if let Some(&id) = self.cache.get(&key) {
+                    return Ok(Val::Col(id));
+                }
+                let (p, q) = (self.col_of(x, frame), self.col_of(y, frame));
+                let up = name == "crossover";
+                let mut col = vec![0.0; p.len()];
+                for t in 1..p.len() {
+                    // backtesting.py's definition: strictly below, then strictly above.
+                    let crossed = if up {
+                        p[t - 1] < q[t - 1] && p[t] > q[t]
+                    } else {
+                        p[t - 1] > q[t - 1] && p[t] < q[t]
+                    };
+                    col[t] = bool_f(crossed);
+                }
+                if p.len() <= 1 {
+                    col.fill(0.0);
+                }
+                Ok(Val::Col(self.push_col(key, frame, col)))
+            }
+            "abs" => {
+                let [a] = args else {
+                    return Err(self.err(pos, "abs takes one value", None));
+                };
+                let v = self.lower(a, frame)?;
+                Ok(match v {
+                    Val::Const(x) => Val::Const(x.abs()),
+                    Val::Col(c) => {
+                        let col = self.cols[c].iter().map(|x| x.abs()).collect();
+                        Val::Col(self.push_col(format!("abs:{c}"), frame, col))
+                    }
+                    Val::Dyn(id) => self.dyn_node(DynNode::Abs(id)),
+                })
+            }
+            "min" | "max" => {
+                let [a, b] = args else {
+                    return Err(self.err(pos, format!("{name} takes two values"), None));
+                };
+                let x = self.lower(a, frame)?;
+                let y = self.lower(b, frame)?;
+                let is_min = name == "min";
+                Ok(match (x, y) {
+                    (Val::Const(p), Val::Const(q)) => {
+                        Val::Const(if is_min { p.min(q) } else { p.max(q) })
+                    }
+                    (Val::Dyn(_), _) | (_, Val::Dyn(_)) => {
+                        let (p, q) = (self.as_dyn(x), self.as_dyn(y));
+                        self.dyn_node(if is_min {
+                            DynNode::Min(p, q)
+                        } else {
+                            DynNode::Max(p, q)
+                        })
+                    }
+                    _ => {
+                        let (p, q) = (self.col_of(x, frame), self.col_of(y, frame));
+                        let col = p
+                            .iter()
+                            .zip(&q)
+                            .map(|(a, b)| if is_min { a.min(*b) } else { a.max(*b) })
+                            .collect();
+                        Val::Col(self.push_col(
+                            format!("{name}:{}:{}", key_of(x), key_of(y)),
+                            frame,
+                            col,
+                        ))
+                    }
+                })
+            }
+            "highest" | "lowest" => {
+                let [a, n] = args else {
+                    return Err(self.err(
+                        pos,
+                        format!("{name} takes a series and a number of bars"),
+                        Some(format!("e.g. {name}(high, 20)")),
+                    ));
+                };
+                let x = self.lower(a, frame)?;
+                let x = self.static_only(x, a.pos, name)?;
+                let Val::Const(nv) = self.lower(n, frame)? else {
+                    return Err(self.err(
+                        n.pos,
+                        format!("the length of {name} must be a number or $parameter"),
+                        None,
+                    ));
+                };
+                if nv < 1.0 || nv.fract() != 0.0 {
+                    return Err(self.err(
+                        n.pos,
+                        format!("{name} needs a whole number of bars >= 1, got {nv}"),
+                        None,
+                    ));
+                }
+                let w = nv as usize;
+                let key = format!("{name}:{}:{w}", key_of(x));
+                if let Some(&id) = self.cache.get(&key) {
+                    return Ok(Val::Col(id));
+                }
+                let src = self.col_of(x, frame);
+                let col = rolling_extreme(&src, w, name == "highest");
+                Ok(Val::Col(self.push_col(key, frame, col)))
+            }
+            _ => self.indicator(name, args, output, pos, frame),
+        }
+    }
+
+    fn indicator(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        output: Option<&str>,
+        pos: Pos,
+        frame: usize,
+    ) -> Result<Val, SpecError> {
+        let Some(def) = registry::find(name) else {
+            let names = skeet_ta::INDICATORS
+                .iter()
+                .map(|d| d.name)
+                .chain(FUNCTIONS.iter().copied());
+            let hint = suggest(name, names).map(|s| format!("did you mean '{s}'?"));
+            return Err(self.err(
+                pos,
+                format!("unknown indicator '{name}'"),
+                hint.or_else(|| Some("see skeet indicators --list".into())),
+            ));
+        };
+        let mut rest = args;
+        let mut src = None;
+        if def.source {
+            let Some(first) = args.first() else {
+                return Err(self.err(
+                    pos,
+                    format!("{} needs a price series first", def.name),
+                    Some(format!("signature: {}", registry::signature(def))),
+                ));
+            };
+            let v = self.lower(first, frame)?;
+            let v = self.static_only(v, first.pos, "an indicator's input")?;
+            src = Some(v);
+            rest = &args[1..];
+        }
+        let mut call_args = Vec::new();
+        if def.source {
+            call_args.push(Arg::Ident("close".into(), Pos::default()));
+        }
+        for a in rest {
+            match self.lower(a, frame)? {
+                Val::Const(v) => call_args.push(Arg::Number(v, a.pos)),
+                _ => {
+                    return Err(self.err(
+                        a.pos,
+                        format!("parameters of {} must be numbers or $parameters", def.name),
+                        Some(format!("signature: {}", registry::signature(def))),
+                    ));
+                }
+            }
+        }
+        let call = Call {
+            alias: None,
+            name: def.name.to_string(),
+            args: call_args,
+            output: output.map(str::to_string),
+            pos,
+        };
+        let spec = registry::resolve(&call).map_err(|e| match e {
+            skeet_ta::TaError::Syntax {
+                message,
+                line,
+                column,
+                hint,
+            } => {
+                // Positions of numeric arguments are the rule's own; others point at the call.
+                let p = if line == 0 { pos } else { Pos { line, column } };
+                self.err(p, message, hint)
+            }
+            other => self.err(pos, other.to_string(), None),
+        })?;
+        let out_idx = spec.output.unwrap_or(0);
+        let src_key = src.map_or_else(String::new, key_of);
+        let base_key = format!("ind:{frame}:{}:{src_key}", spec.canonical());
+        let key = format!("{base_key}:{out_idx}");
+        if let Some(&id) = self.cache.get(&key) {
+            return Ok(Val::Col(id));
+        }
+        let src_col = src.map(|v| self.col_of(v, frame));
+        let cols = self.frames[frame].columns();
+        // Every output is computed and cached, so `.signal` and `.macd` of the same MACD cost
+        // one pass.
+        let full = registry::IndicatorSpec {
+            output: None,
+            ..spec
+        };
+        let outputs = match &src_col {
+            Some(s) => full.compute_on(s, &cols),
+            None => full.compute(&cols),
+        }
+        .map_err(|e| self.err(pos, e.to_string(), None))?;
+        let mut result = None;
+        for (i, col) in outputs.into_iter().enumerate() {
+            let id = self.push_col(format!("{base_key}:{i}"), frame, col);
+            if i == out_idx {
+                result = Some(id);
+            }
+        }
+        result
+            .map(Val::Col)
+            .ok_or_else(|| self.err(pos, format!("{} produced no output", def.name), None))
+    }
+
+    fn num(&self, n: &Num, path: &str) -> Result<f64, SpecError> {
+        match n {
+            Num::Value(v) => Ok(*v),
+            Num::Param(p) => self.params.get(p).ok_or_else(|| {
+                let hint = suggest(p, self.spec.parameters.keys().map(String::as_str))
+                    .map(|s| format!("did you mean \"${s}\"?"))
+                    .unwrap_or_else(|| "declare it under \"parameters\"".into());
+                SpecError::Invalid(crate::error::Located {
+                    path: path.to_string(),
+                    pos: None,
+                    message: format!("unknown parameter '${p}'"),
+                    hint: Some(hint),
+                })
+            }),
+        }
+    }
+
+    fn positive(&self, n: &Num, path: &str, max: f64) -> Result<f64, SpecError> {
+        let v = self.num(n, path)?;
+        if !(v > 0.0 && v <= max && v.is_finite()) {
+            return Err(SpecError::at(
+                path,
+                format!("{v} is out of range; use a number above 0 and at most {max}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn whole(&self, n: &Num, path: &str) -> Result<usize, SpecError> {
+        let v = self.num(n, path)?;
+        if !(v >= 1.0 && v.fract() == 0.0 && v <= 1e6) {
+            return Err(SpecError::at(
+                path,
+                format!("{v} must be a whole number of at least 1"),
+            ));
+        }
+        Ok(v as usize)
+    }
+
+    fn distance(
+        &self,
+        d: &Distance,
+        path: &str,
+        allow_rr: bool,
+    ) -> Result<DistanceRule, SpecError> {
+        let Distance {
+            pct,
+            atr_period,
+            atr_mult,
+            rr,
+        } = d;
+        match (pct, atr_period, atr_mult, rr) {
+            (Some(p), None, None, None) => Ok(DistanceRule::Pct {
+                pct: self.positive(p, &format!("{path}.pct"), 1000.0)?,
+            }),
+            (None, Some(n), Some(m), None) => Ok(DistanceRule::Atr {
+                period: self.whole(n, &format!("{path}.atr_period"))?,
+                mult: self.positive(m, &format!("{path}.atr_mult"), 1000.0)?,
+            }),
+            (None, None, None, Some(r)) if allow_rr => Ok(DistanceRule::RewardRisk {
+                rr: self.positive(r, &format!("{path}.rr"), 1000.0)?,
+            }),
+            _ => Err(SpecError::at(
+                path,
+                if allow_rr {
+                    "give exactly one of {\"pct\": N}, {\"atr_period\": N, \"atr_mult\": M} or {\"rr\": R}"
+                } else {
+                    "give exactly one of {\"pct\": N} or {\"atr_period\": N, \"atr_mult\": M}"
+                },
+            )),
+        }
+    }
+
+    fn execution(&self) -> Result<ExecSettings, SpecError> {
+        let x = &self.spec.execution;
+        let entry_order = match &x.order {
+            OrderType::Market => EntryOrder::Market,
+            OrderType::Limit {
+                offset_pct,
+                valid_bars,
+            } => EntryOrder::Limit {
+                offset_pct: self.non_negative(offset_pct, "execution.order.offset_pct")?,
+                valid_bars: valid_bars
+                    .as_ref()
+                    .map_or(Ok(1), |v| self.whole(v, "execution.order.valid_bars"))?,
+            },
+            OrderType::Stop {
+                offset_pct,
+                valid_bars,
+            } => EntryOrder::Stop {
+                offset_pct: self.non_negative(offset_pct, "execution.order.offset_pct")?,
+                valid_bars: valid_bars
+                    .as_ref()
+                    .map_or(Ok(1), |v| self.whole(v, "execution.order.valid_bars"))?,
+            },
+        };
+        let sizing = match &x.sizing {
+            Sizing::AllIn => SizingRule::AllIn,
+            Sizing::PctEquity { pct } => SizingRule::PctEquity {
+                pct: self.positive(pct, "execution.sizing.pct", 100.0)?,
+            },
+            Sizing::Quote { amount } => SizingRule::Quote {
+                amount: self.positive(amount, "execution.sizing.amount", 1e15)?,
+            },
+            Sizing::Units { quantity } => SizingRule::Units {
+                quantity: self.positive(quantity, "execution.sizing.quantity", 1e15)?,
+            },
+            Sizing::Risk { risk_pct } => SizingRule::Risk {
+                risk_pct: self.positive(risk_pct, "execution.sizing.risk_pct", 100.0)?,
+            },
+        };
+        let stop_loss = x
+            .stop_loss
+            .as_ref()
+            .map(|d| self.distance(d, "execution.stop_loss", false))
+            .transpose()?;
+        if matches!(sizing, SizingRule::Risk { .. }) && stop_loss.is_none() {
+            return Err(SpecError::at(
+                "execution.sizing",
+                "risk sizing needs a stop loss to measure the risk; add \"stop_loss\"",
+            ));
+        }
+        let take_profit = x
+            .take_profit
+            .as_ref()
+            .map(|d| self.distance(d, "execution.take_profit", true))
+            .transpose()?;
+        if matches!(take_profit, Some(DistanceRule::RewardRisk { .. })) && stop_loss.is_none() {
+            return Err(SpecError::at(
+                "execution.take_profit.rr",
+                "a reward:risk target needs a stop loss; add \"stop_loss\"",
+            ));
+        }
+        let trailing_stop = x
+            .trailing_stop
+            .as_ref()
+            .map(|d| self.distance(d, "execution.trailing_stop", false))
+            .transpose()?;
+        let max_entries = x
+            .max_entries
+            .as_ref()
+            .map_or(Ok(1), |n| self.whole(n, "execution.max_entries"))?;
+        let time_stop = x
+            .time_stop
+            .as_ref()
+            .map(|t| self.whole(&t.bars, "execution.time_stop.bars"))
+            .transpose()?;
+        let p = &x.protections;
+        let cooldown = p
+            .cooldown
+            .as_ref()
+            .map(|c| -> Result<_, SpecError> {
+                Ok((
+                    self.whole(&c.losses, "execution.protections.cooldown.losses")?,
+                    self.whole(&c.bars, "execution.protections.cooldown.bars")?,
+                ))
+            })
+            .transpose()?;
+        let drawdown_pause = p
+            .drawdown_pause
+            .as_ref()
+            .map(|d| -> Result<_, SpecError> {
+                Ok((
+                    self.positive(&d.pct, "execution.protections.drawdown_pause.pct", 100.0)?,
+                    self.whole(&d.bars, "execution.protections.drawdown_pause.bars")?,
+                ))
+            })
+            .transpose()?;
+        Ok(ExecSettings {
+            entry_order,
+            sizing,
+            allow_short: x.allow_short,
+            stop_loss,
+            take_profit,
+            trailing_stop,
+            time_stop,
+            max_entries,
+            cooldown,
+            drawdown_pause,
+        })
+    }
+
+    fn non_negative(&self, n: &Num, path: &str) -> Result<f64, SpecError> {
+        let v = self.num(n, path)?;
+        if !(0.0..100.0).contains(&v) {
+            return Err(SpecError::at(
+                path,
+                format!("{v} is out of range; use a percentage from 0 to below 100"),
+            ));
+        }
+        Ok(v)
+    }
+}
+
+fn key_of(v: Val) -> String {
+    match v {
+        Val::Const(x) => format!("k{}", x.to_bits()),
+        Val::Col(c) => format!("c{c}"),
+        Val::Dyn(d) => format!("d{d}"),
+    }
+}
+
+fn unreachable_dyn() -> Val {
+    // `static_only` rejected dynamic values before this point.
+    Val::Const(f64::NAN)
+}
+
+/// Maximum (or minimum) of the last `w` values including the current one; NaN until `w`
+/// values exist.
+fn rolling_extreme(src: &[f64], w: usize, max: bool) -> Vec<f64> {
+    let mut out = vec![f64::NAN; src.len()];
+    let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    for (i, &x) in src.iter().enumerate() {
+        while let Some(&j) = dq.back() {
+            let dominated = if max { src[j] <= x } else { src[j] >= x };
+            if dominated {
+                dq.pop_back();
+            } else {
+                break;
+            }
+        }
+        dq.push_back(i);
+        while dq.front().is_some_and(|&j| j + w <= i) {
+            dq.pop_front();
+        }
+        if i + 1 >= w {
+            out[i] = dq.front().map_or(f64::NAN, |&j| src[j]);
+        }
+    }
+    out
+}

@@ -300,11 +300,20 @@ impl StrategySpec {
     /// Parses JSON, reporting syntax errors with line and column and unknown or missing
     /// fields by name.
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
-        let spec: Self = serde_json::from_str(text).map_err(|e| SpecError::Json {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        // The version decides the schema, so check it before the fields: a version-2 file
+        // must be reported as such, not by its first field this build does not know.
+        if let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(text)
+            && let Some(version) = doc.get("version").and_then(serde_json::Value::as_u64)
+            && version != u64::from(SPEC_VERSION)
+        {
+            return Err(SpecError::at(
+                "version",
+                format!(
+                    "version {version} is not supported; this build reads version {SPEC_VERSION}"
+                ),
+            ));
+        }
+        let spec: Self = serde_json::from_str(text).map_err(json_error)?;
         if spec.version != SPEC_VERSION {
             return Err(SpecError::at(
                 "version",
@@ -327,6 +336,35 @@ impl StrategySpec {
     /// SHA-256 of the canonical JSON, hex: identifies a spec in reports.
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+}
+
+/// A serde error as [`SpecError::Json`]: the position once (serde's own text repeats it), and
+/// for a misspelt field or variant the closest valid name instead of the whole list.
+fn json_error(e: serde_json::Error) -> SpecError {
+    let (line, column) = (e.line(), e.column());
+    let text = e.to_string();
+    let text = text
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&text);
+    let mut message = text.to_string();
+    for kind in ["field", "variant"] {
+        let Some(rest) = text.strip_prefix(&format!("unknown {kind} `")) else {
+            continue;
+        };
+        // "unknown field `entyr`, expected one of `version`, `name`, ..."
+        let mut names = rest.split('`').step_by(2).filter(|n| !n.is_empty());
+        let Some(unknown) = names.next() else {
+            continue;
+        };
+        if let Some(best) = skeet_ta::call::suggest(unknown, names) {
+            message = format!("unknown {kind} '{unknown}'; did you mean '{best}'?");
+        }
+    }
+    SpecError::Json {
+        line,
+        column,
+        message,
     }
 }
 

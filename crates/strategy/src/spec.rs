@@ -18,7 +18,8 @@
 //!
 //! The full reference is docs/strategies.md. Numbers in `execution` may be written as
 //! `"$param"` to take a parameter's value. Unknown fields are rejected (a typo must not
-//! silently change a strategy), and [`StrategySpec::validate`] checks every rule, parameter and
+//! silently change a strategy), as are names that rules could not reach (see
+//! [`StrategySpec::from_json`]); [`crate::compile`] then checks every rule, parameter and
 //! setting up front, reporting the JSON path of the problem.
 
 use std::collections::BTreeMap;
@@ -299,6 +300,12 @@ pub struct DrawdownPause {
 impl StrategySpec {
     /// Parses JSON, reporting syntax errors with line and column and unknown or missing
     /// fields by name.
+    ///
+    /// # Errors
+    /// Malformed JSON, an unknown or missing field, an unsupported version, or an indicator or
+    /// parameter name that rules cannot refer to: rules read names in lowercase, so a name must
+    /// be lowercase letters, digits and `_`, and an indicator must not take a built-in name
+    /// (`close`, `bar_index`, `equity`, ...), which would silently shadow it.
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
         // The version decides the schema, so check it before the fields: a version-2 file
         // must be reported as such, not by its first field this build does not know.
@@ -313,7 +320,7 @@ impl StrategySpec {
                 ),
             ));
         }
-        let spec: Self = serde_json::from_str(text).map_err(json_error)?;
+        let spec: Self = serde_json::from_str(text).map_err(|e| json_error(&e))?;
         if spec.version != SPEC_VERSION {
             return Err(SpecError::at(
                 "version",
@@ -323,7 +330,79 @@ impl StrategySpec {
                 ),
             ));
         }
+        spec.check_names()?;
         Ok(spec)
+    }
+
+    fn check_names(&self) -> Result<(), SpecError> {
+        const BUILT_IN: &[&str] = &[
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "hl2",
+            "hlc3",
+            "ohlc4",
+            "bar_index",
+            "bars_in_trade",
+            "equity",
+            "position",
+            "true",
+            "false",
+            "and",
+            "or",
+            "not",
+        ];
+        let names = self
+            .indicators
+            .keys()
+            .map(|k| ("indicators", k))
+            .chain(self.parameters.keys().map(|k| ("parameters", k)));
+        for (section, name) in names {
+            let path = format!("{section}.{name}");
+            let identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !identifier {
+                let mut fixed: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                if !fixed.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+                    fixed.insert(0, '_');
+                }
+                return Err(SpecError::Invalid(crate::error::Located {
+                    path,
+                    pos: None,
+                    message: format!(
+                        "name '{name}' must be lowercase letters, digits and '_' (rules read names in lowercase)"
+                    ),
+                    hint: Some(format!("rename it '{fixed}'")),
+                }));
+            }
+            if section == "indicators" && BUILT_IN.contains(&name.as_str()) {
+                return Err(SpecError::Invalid(crate::error::Located {
+                    path,
+                    pos: None,
+                    message: format!(
+                        "'{name}' is a built-in name; rules would read the built-in, not this indicator"
+                    ),
+                    hint: Some(format!("rename it, e.g. '{name}_1'")),
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// Canonical JSON (sorted keys, no whitespace): the input of [`StrategySpec::hash`].
@@ -341,7 +420,7 @@ impl StrategySpec {
 
 /// A serde error as [`SpecError::Json`]: the position once (serde's own text repeats it), and
 /// for a misspelt field or variant the closest valid name instead of the whole list.
-fn json_error(e: serde_json::Error) -> SpecError {
+fn json_error(e: &serde_json::Error) -> SpecError {
     let (line, column) = (e.line(), e.column());
     let text = e.to_string();
     let text = text

@@ -57,8 +57,10 @@ pub(crate) struct BacktestArgs {
     #[arg(long)]
     volume_share: Option<f64>,
     /// Market-order fill price: next-open, close or intrabar.
-    #[arg(long, default_value = "next-open", value_parser = parse_fill)]
-    fill: FillModel,
+    // Parsed in `run`, not by clap, so a bad value fails like every other error: exit status
+    // 1 and one `error:` line.
+    #[arg(long, default_value = "next-open")]
+    fill: String,
     /// Position size: all-in, pct:N, quote:N or units:N (overrides the spec).
     #[arg(long)]
     size: Option<String>,
@@ -91,14 +93,12 @@ pub(crate) struct BacktestArgs {
     list_templates: bool,
 }
 
-fn parse_fill(s: &str) -> Result<FillModel, String> {
+fn parse_fill(s: &str) -> anyhow::Result<FillModel> {
     match s {
         "next-open" | "next_open" | "open" => Ok(FillModel::NextOpen),
         "close" => Ok(FillModel::Close),
         "intrabar" => Ok(FillModel::Intrabar),
-        other => Err(format!(
-            "unknown fill model '{other}'; use next-open, close or intrabar"
-        )),
+        other => bail!("--fill '{other}' is not a fill model; use next-open, close or intrabar"),
     }
 }
 
@@ -141,6 +141,7 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let params = spec.resolve_params(&overrides)?;
 
+    let fill = parse_fill(&args.fill)?;
     let cash = decimal("cash", &args.cash)?;
     if cash <= Decimal::ZERO {
         bail!("--cash must be above 0, got {cash}");
@@ -175,7 +176,7 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     let cfg = RunConfig {
         cash,
         currency: market.instrument.quote,
-        fill: args.fill,
+        fill,
         slippage: Slippage {
             bps: args.slippage_bps,
             volume_share: args.volume_share,
@@ -188,6 +189,26 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
         .bars
         .range()
         .context("no bars in the selected range")?;
+    // Check the spec and its parameters before announcing the run, so a bad spec fails with
+    // its error alone; compiling against the first bar finds every problem not in the data.
+    let b = &market.bars;
+    skeet_strategy::compile(
+        &spec,
+        &params,
+        &skeet_strategy::SeriesData {
+            ts: &b.ts()[..1],
+            open: &b.open()[..1],
+            high: &b.high()[..1],
+            low: &b.low()[..1],
+            close: &b.close()[..1],
+            volume: &b.volume()[..1],
+            timeframe: market.timeframe,
+        },
+    )
+    .map_err(|e| match &args.spec {
+        Some(path) => anyhow::Error::new(e).context(format!("in {}", path.display())),
+        None => e.into(),
+    })?;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
@@ -204,7 +225,7 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
         "  cash {cash} {}, commission {commission}, slippage {} bps, fill {}, size {}, {}, lot {}",
         market.instrument.quote,
         args.slippage_bps,
-        fill_name(args.fill),
+        fill_name(fill),
         size_name(&spec.execution.sizing),
         if args.allow_short || spec.execution.allow_short {
             "long and short"
@@ -392,7 +413,11 @@ fn load_market(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Market> {
     };
     let bars = bars.slice_time(from, to);
     if bars.is_empty() {
-        bail!("no bars between {} and {}", fmt_bound(from), fmt_bound(to));
+        bail!(
+            "no bars between {} and {}",
+            fmt_bound(from, "the start"),
+            fmt_bound(to, "the end")
+        );
     }
     let data_hash = series_hash(&bars);
     let mut instrument = Instrument::unrestricted(id);
@@ -417,8 +442,8 @@ fn load_market(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Market> {
     })
 }
 
-fn fmt_bound(b: Option<UnixNanos>) -> String {
-    b.map_or_else(|| "the start".into(), |t| t.to_string())
+fn fmt_bound(b: Option<UnixNanos>, open_end: &str) -> String {
+    b.map_or_else(|| open_end.into(), |t| t.to_string())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

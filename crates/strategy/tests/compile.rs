@@ -4,11 +4,6 @@
 //! multi-output indicators, parameters, position-dependent rules, higher timeframes (causal
 //! alignment, gaps) and NaN warm-up. Then every kind of bad input, each with its exact message.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-
 use skeet_core::Timeframe;
 use skeet_strategy::api::{DistanceRule, EntryOrder, ExecSettings, PositionState, SizingRule};
 use skeet_strategy::{Program, RuleKind, SeriesData, SpecError, StrategySpec, compile};

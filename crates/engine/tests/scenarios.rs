@@ -1037,3 +1037,110 @@ fn reversal_sizes_the_short_with_the_equity_the_closed_long_left() {
         (Side::Buy, d("29.7"), d("-4979.7"))
     );
 }
+
+#[test]
+fn limit_fill_rounded_to_the_tick_is_never_worse_than_the_limit() {
+    let mut inst = instrument();
+    inst.tick_size = d("0.05");
+    let bars = [
+        flat_bar(100.0),
+        [96.0, 96.0, 94.0, 95.0, 1_000.0],
+        flat_bar(95.0),
+    ];
+    let mut sim = Sim::new(config(), inst, ExecSettings::default(), &bars);
+    sim.step();
+    let buy = sim.submit(manual(
+        Side::Buy,
+        Trigger::Limit { price: 95.03 },
+        1.0,
+        TimeInForce::Gtc,
+    ));
+    sim.run();
+    // The bar trades down through 95.03, so the bid fills at its price on the tick grid: 95.00
+    // (the nearest tick, 95.05, would pay more than the limit allows).
+    assert_eq!(
+        fills(sim.events()),
+        vec![fill(1, buy, Side::Buy, "1", "95", "0", OrderStatus::Filled)]
+    );
+}
+
+#[test]
+fn all_in_entry_is_sized_at_the_price_it_fills_at() {
+    // Cash 9,500: a limit bid at 95.03 sized at that price buys floor(9500 / 95.03) = 99 units
+    // (9,407.97); at the tick-rounded 95.05 those 99 units cost 9,409.95. Either way the entry
+    // must fill, and never cost more than the cash.
+    let mut inst = instrument();
+    inst.tick_size = d("0.05");
+    inst.lot_size = d("0.001");
+    let cfg = EngineConfig {
+        initial_cash: d("9500"),
+        ..config()
+    };
+    let exec = ExecSettings {
+        entry_order: EntryOrder::Limit {
+            offset_pct: 4.97,
+            valid_bars: 1,
+        },
+        ..ExecSettings::default()
+    };
+    let bars = [
+        flat_bar(100.0),
+        [96.0, 96.0, 94.0, 95.0, 1_000.0],
+        flat_bar(95.0),
+    ];
+    let mut sim = Sim::new(cfg, inst, exec, &bars).signal(0, LONG);
+    sim.run();
+    assert_eq!(
+        closed(sim.events()),
+        vec![],
+        "the all-in entry was rejected"
+    );
+    let f = fills(sim.events());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].4 <= d("95.03"), "{f:?}");
+    assert!(sim.engine.account().cash() >= Decimal::ZERO);
+}
+
+#[test]
+fn short_remainder_is_checked_against_equity_at_its_fill_price() {
+    let cfg = EngineConfig {
+        slippage: Slippage {
+            bps: 0.0,
+            volume_share: Some(0.1),
+        },
+        ..config()
+    };
+    let exec = ExecSettings {
+        allow_short: true,
+        ..ExecSettings::default()
+    };
+    // All-in short of floor(9950 / 100) = 99 units: 50 fill at bar 1 (10 % of 500), the other
+    // 49 at bar 2's open of 100.4 (no volume data: uncapped). After 50 short at 100, equity at
+    // 100.4 is 14950 - 50 * 100.4 = 9930; 99 units at 100.4 would be worth 9939.6, more than
+    // the account has without leverage.
+    let bars = [
+        [100.0, 100.0, 100.0, 100.0, 500.0],
+        [100.0, 100.0, 100.0, 100.0, 500.0],
+        [100.4, 100.4, 100.4, 100.4, 0.0],
+        [100.4, 100.4, 100.4, 100.4, 0.0],
+    ];
+    let mut sim = Sim::new(cfg, instrument(), exec, &bars).signal(0, SHORT);
+    sim.run();
+    let mut cash = d("9950");
+    let mut held = Decimal::ZERO;
+    for (bar, _, side, qty, price, fee, _) in fills(sim.events()) {
+        let equity_before = cash + held * price;
+        let sign = if side == Side::Buy {
+            Decimal::ONE
+        } else {
+            -Decimal::ONE
+        };
+        held += sign * qty;
+        cash -= sign * qty * price + fee;
+        assert!(
+            (held * price).abs() <= equity_before,
+            "bar {bar}: short {held} at {price} against equity {equity_before}"
+        );
+    }
+    assert_eq!(held, d("-50"), "the remainder should not have filled");
+}

@@ -189,6 +189,14 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
         .bars
         .range()
         .context("no bars in the selected range")?;
+    if let Some(tf) = &spec.universe.timeframe
+        && tf.parse::<Timeframe>()? != market.timeframe
+    {
+        bail!(
+            "universe.timeframe: the strategy is written for {tf} bars but the data has {} bars; give {tf} data (skeet data resample makes it)",
+            market.timeframe
+        );
+    }
     // Check the spec and its parameters before announcing the run, so a bad spec fails with
     // its error alone; compiling against the first bar finds every problem not in the data.
     let b = &market.bars;

@@ -242,6 +242,17 @@ fn bad_spec_files_name_the_file_and_the_place() {
             "{json}"
         );
     }
+    // A spec written for other bars is refused, not run on these.
+    let path = dir.path().join("hourly.json");
+    std::fs::write(
+        &path,
+        r#"{"version": 1, "name": "x", "universe": {"timeframe": "1h"}, "entry": {"long": "close > 1"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        fails(&["--data", &data, "--spec", path.to_str().unwrap()]),
+        "error: universe.timeframe: the strategy is written for 1h bars but the data has 1d bars; give 1h data (skeet data resample makes it)"
+    );
     // A spec's parameters are overridden like a template's.
     let path = dir.path().join("params.json");
     std::fs::write(

@@ -71,10 +71,12 @@ pub struct StrategySpec {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Universe {
-    /// Unified symbols; empty means "whatever data the run is given".
+    /// Unified symbols; empty means "whatever data the run is given". Informational for now:
+    /// a single-instrument run does not check it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symbols: Vec<String>,
-    /// Bar timeframe the rules run on; `None` means the data's own.
+    /// Bar timeframe the rules are written for; `None` means the data's own. Data of another
+    /// timeframe is refused, not resampled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeframe: Option<String>,
     /// Higher timeframes used with `@tf` in rules.
@@ -331,7 +333,23 @@ impl StrategySpec {
             ));
         }
         spec.check_names()?;
+        spec.check_timeframes()?;
         Ok(spec)
+    }
+
+    /// Every timeframe in `universe` must parse (they are otherwise only read when used).
+    fn check_timeframes(&self) -> Result<(), SpecError> {
+        let u = &self.universe;
+        let listed = u.timeframe.iter().map(|t| ("universe.timeframe", t)).chain(
+            u.extra_timeframes
+                .iter()
+                .map(|t| ("universe.extra_timeframes", t)),
+        );
+        for (path, text) in listed {
+            text.parse::<skeet_core::Timeframe>()
+                .map_err(|e| SpecError::at(path, e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn check_names(&self) -> Result<(), SpecError> {

@@ -917,6 +917,14 @@ fn bad_specs_say_which_field_and_why() {
             "indicators.close: 'close' is a built-in name; rules would read the built-in, not this indicator; rename it, e.g. 'close_1'",
         ),
         (
+            r#"{"version": 1, "name": "x", "universe": {"timeframe": "hourly"}}"#,
+            "universe.timeframe: invalid timeframe 'hourly': use a whole number and a unit s, m, h, d or w, e.g. 1m, 15m, 1h, 4h, 1d, 1w",
+        ),
+        (
+            r#"{"version": 1, "name": "x", "universe": {"extra_timeframes": ["4h", "1mo"]}}"#,
+            "universe.extra_timeframes: invalid timeframe '1mo': months have no fixed length and are not supported; use a whole number and a unit s, m, h, d or w, e.g. 1m, 15m, 1h, 4h, 1d, 1w",
+        ),
+        (
             r#"{"version": 2, "name": "x", "a_field_of_version_2": true}"#,
             "version: version 2 is not supported; this build reads version 1",
         ),

@@ -163,6 +163,12 @@ impl ParamDef {
                 if default < low || default > high {
                     return Err(format!("default {default} is outside [{low}, {high}]"));
                 }
+                if (default - low) % step != 0 {
+                    return Err(format!(
+                        "default {default} is not on the grid {low}, {}, ... (step {step})",
+                        low + step
+                    ));
+                }
             }
             Self::Float {
                 low,
@@ -178,6 +184,15 @@ impl ParamDef {
                 }
                 if default < low || default > high {
                     return Err(format!("default {default} is outside [{low}, {high}]"));
+                }
+                if let Some(step) = step {
+                    let k = (default - low) / step;
+                    if (k - k.round()).abs() > 1e-9 {
+                        return Err(format!(
+                            "default {default} is not on the grid {low}, {}, ... (step {step})",
+                            low + step
+                        ));
+                    }
                 }
             }
             Self::Choice { values, default } => {

@@ -983,6 +983,16 @@ fn malformed_json_gives_line_and_column() {
             "invalid strategy JSON at line 1, column 84: default 100 is outside [5, 50]",
         ),
         (
+            r#"{"version": 1, "name": "x", "parameters": {"fast": {"int": [5, 50], "step": 5, "default": 12}}}"#,
+            (1, 94),
+            "invalid strategy JSON at line 1, column 94: default 12 is not on the grid 5, 10, ... (step 5)",
+        ),
+        (
+            r#"{"version": 1, "name": "x", "parameters": {"w": {"float": [1, 3], "step": 0.5, "default": 2.2}}}"#,
+            (1, 95),
+            "invalid strategy JSON at line 1, column 95: default 2.2 is not on the grid 1, 1.5, ... (step 0.5)",
+        ),
+        (
             r#"{"version": 1, "name": "x", "parameters": {"fast": {"int": [5, 50], "stepp": 5}}}"#,
             (1, 75),
             "invalid strategy JSON at line 1, column 75: unknown field 'stepp'; did you mean 'step'?",

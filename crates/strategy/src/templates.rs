@@ -34,7 +34,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     (
         "grid",
-        "scale in on every step down from the last entry, exit the whole position one step up",
+        "scale in on every step below the average entry price, exit the whole position one step above it",
     ),
 ];
 

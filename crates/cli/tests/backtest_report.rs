@@ -190,3 +190,26 @@ fn a_quote_amount_below_one_lot_is_not_blamed_on_equity() {
     assert_eq!(r["warnings"], json!([warning]), "{stdout}");
     assert!(stdout.contains(&format!("\nwarning: {warning}\n")));
 }
+
+#[test]
+fn a_hundred_percent_of_equity_leaves_room_for_the_fee() {
+    // --size pct:100 asks for equity / price units; with a 0.2 % fee that costs more than the
+    // cash, and with fractional lots every entry is rejected ("insufficient funds", 83 times,
+    // no trade at all). Like risk sizing, a percentage of equity should be capped at what the
+    // cash can pay, fees included (all-in's formula).
+    let data = repo("test_data/market/eurusd_hourly_2017_2018.csv");
+    let (r, stdout) = backtest(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--strategy",
+        "sma_cross",
+        "--size",
+        "pct:100",
+        "--commission",
+        "0.002",
+        "--lot-size",
+        "0",
+    ]);
+    assert_eq!(r["warnings"], json!([]), "{stdout}");
+    assert!(!r["trades"].as_array().unwrap().is_empty());
+}

@@ -1144,3 +1144,242 @@ fn short_remainder_is_checked_against_equity_at_its_fill_price() {
     }
     assert_eq!(held, d("-50"), "the remainder should not have filled");
 }
+
+#[test]
+fn brackets_of_a_mid_bar_stop_entry_wait_for_the_next_bar() {
+    let exec = ExecSettings {
+        entry_order: EntryOrder::Stop {
+            offset_pct: 2.0,
+            valid_bars: 1,
+        },
+        stop_loss: Some(DistanceRule::Pct { pct: 5.0 }),
+        ..ExecSettings::default()
+    };
+    // The breakout stop at 102 triggers inside bar 1, which then trades down to 95, under the
+    // stop loss (96.9): the path after a mid-bar fill is unknown, so the stop loss only works
+    // from bar 2 on.
+    let bars = [
+        flat_bar(100.0),
+        [100.0, 105.0, 95.0, 101.0, 1_000.0],
+        [100.0, 101.0, 96.0, 97.0, 1_000.0],
+        flat_bar(97.0),
+    ];
+    let mut sim = Sim::new(config(), instrument(), exec, &bars).signal(0, LONG);
+    sim.run();
+    assert_eq!(
+        submitted(sim.events())[0],
+        (
+            0,
+            1,
+            Side::Buy,
+            Trigger::Stop { price: 102.0 },
+            Purpose::Entry
+        )
+    );
+    // floor(9950 / 102) = 97.
+    assert_eq!(
+        fills(sim.events()),
+        vec![
+            fill(1, 1, Side::Buy, "97", "102", "0", OrderStatus::Filled),
+            fill(2, 2, Side::Sell, "97", "96.9", "0", OrderStatus::Filled),
+        ]
+    );
+}
+
+#[test]
+fn signal_exit_at_the_open_beats_the_stop_and_cancels_it() {
+    let exec = ExecSettings {
+        stop_loss: Some(DistanceRule::Pct { pct: 5.0 }),
+        ..ExecSettings::default()
+    };
+    let bars = [
+        flat_bar(100.0),
+        flat_bar(100.0),
+        [94.0, 95.0, 93.0, 94.0, 1_000.0],
+        flat_bar(94.0),
+    ];
+    let mut sim = Sim::new(config(), instrument(), exec, &bars)
+        .signal(0, LONG)
+        .signal(1, EXIT_LONG);
+    sim.run();
+    assert_eq!(
+        fills(sim.events()),
+        vec![
+            fill(1, 1, Side::Buy, "99", "100", "0", OrderStatus::Filled),
+            fill(2, 3, Side::Sell, "99", "94", "0", OrderStatus::Filled),
+        ]
+    );
+    assert_eq!(
+        closed(sim.events()),
+        vec![(2, 2, OrderStatus::Cancelled, "position closed".into())]
+    );
+    assert_eq!(sim.engine.trades()[0].exit_reason, Purpose::Exit);
+}
+
+#[test]
+fn risk_sizing_risks_the_percentage_between_entry_and_stop() {
+    let exec = ExecSettings {
+        sizing: SizingRule::Risk { risk_pct: 1.0 },
+        stop_loss: Some(DistanceRule::Pct { pct: 5.0 }),
+        ..ExecSettings::default()
+    };
+    let bars = [flat_bar(100.0), flat_bar(101.0), flat_bar(101.0)];
+    let mut sim = Sim::new(config(), instrument(), exec, &bars).signal(0, LONG);
+    sim.step();
+    sim.step();
+    // 1 % of 9950 over the 5-point stop distance known at the signal: 19.9 -> 19 units. The
+    // stop itself is placed 5 % under the actual entry price (101 - 5.05).
+    assert_eq!(
+        fills(sim.events()),
+        vec![fill(1, 1, Side::Buy, "19", "101", "0", OrderStatus::Filled)]
+    );
+    assert_eq!(sim.working_price(Purpose::StopLoss), 95.95);
+}
+
+#[test]
+fn quote_and_percent_of_equity_sizes() {
+    let bars = [flat_bar(100.0), flat_bar(101.0), flat_bar(101.0)];
+    let units = |sizing: SizingRule| {
+        let exec = ExecSettings {
+            sizing,
+            ..ExecSettings::default()
+        };
+        let mut sim = Sim::new(config(), instrument(), exec, &bars).signal(0, LONG);
+        sim.run();
+        fills(sim.events())[0].3
+    };
+    // 1000 / 101 = 9.9; 50 % of 9950 / 101 = 49.3: whole units, rounded down.
+    assert_eq!(units(SizingRule::Quote { amount: 1_000.0 }), d("9"));
+    assert_eq!(units(SizingRule::PctEquity { pct: 50.0 }), d("49"));
+    assert_eq!(units(SizingRule::Units { quantity: 7.9 }), d("7"));
+}
+
+#[test]
+fn scaling_in_replaces_the_brackets_at_the_new_average_price() {
+    let exec = ExecSettings {
+        sizing: SizingRule::Units { quantity: 10.0 },
+        max_entries: 2,
+        stop_loss: Some(DistanceRule::Pct { pct: 5.0 }),
+        ..ExecSettings::default()
+    };
+    let bars = [
+        flat_bar(100.0),
+        flat_bar(100.0),
+        flat_bar(110.0),
+        flat_bar(110.0),
+    ];
+    let mut sim = Sim::new(config(), instrument(), exec, &bars)
+        .signal(0, LONG)
+        .signal(1, LONG)
+        .signal(2, LONG);
+    sim.run();
+    // Entries at 100 and 110 (average 105); the third signal is over max_entries.
+    assert_eq!(
+        fills(sim.events()),
+        vec![
+            fill(1, 1, Side::Buy, "10", "100", "0", OrderStatus::Filled),
+            fill(2, 3, Side::Buy, "10", "110", "0", OrderStatus::Filled),
+        ]
+    );
+    assert_eq!(
+        closed(sim.events()),
+        vec![(2, 2, OrderStatus::Cancelled, "replaced".into())]
+    );
+    assert_eq!(sim.working_price(Purpose::StopLoss), 99.75);
+    assert_eq!(sim.engine.account().position(0).avg_price, d("105"));
+}
+
+#[test]
+fn drawdown_kill_switch_stops_entries_for_good() {
+    let cfg = EngineConfig {
+        risk: RiskLimits {
+            max_drawdown_pct: Some(10.0),
+            ..RiskLimits::default()
+        },
+        ..config()
+    };
+    let prices = [100.0, 100.0, 85.0, 85.0, 120.0, 120.0, 120.0];
+    let bars: Vec<[f64; 5]> = prices.iter().map(|&p| flat_bar(p)).collect();
+    let mut sim = Sim::new(cfg, instrument(), ExecSettings::default(), &bars)
+        .signal(0, LONG)
+        .signal(2, EXIT_LONG)
+        .signal(4, LONG)
+        .signal(5, LONG);
+    sim.run();
+    let paused: Vec<_> = sim
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Paused {
+                protection,
+                until_bar,
+                ..
+            } => Some((e.bar, protection.clone(), *until_bar)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        paused,
+        vec![(2, "max_drawdown kill switch".into(), usize::MAX)]
+    );
+    assert_eq!(
+        submitted(sim.events())
+            .into_iter()
+            .map(|s| (s.0, s.4))
+            .collect::<Vec<_>>(),
+        vec![(0, Purpose::Entry), (2, Purpose::Exit)]
+    );
+}
+
+#[test]
+fn order_value_limit_caps_the_size() {
+    let cfg = EngineConfig {
+        risk: RiskLimits {
+            max_order_notional: Some(1_000.0),
+            ..RiskLimits::default()
+        },
+        ..config()
+    };
+    let bars = [flat_bar(100.0), flat_bar(100.0), flat_bar(100.0)];
+    let mut sim = Sim::new(cfg, instrument(), ExecSettings::default(), &bars).signal(0, LONG);
+    sim.run();
+    assert_eq!(
+        fills(sim.events()),
+        vec![fill(1, 1, Side::Buy, "10", "100", "0", OrderStatus::Filled)]
+    );
+}
+
+#[test]
+fn short_trailing_stop_follows_the_lows() {
+    let exec = ExecSettings {
+        allow_short: true,
+        trailing_stop: Some(DistanceRule::Pct { pct: 10.0 }),
+        ..ExecSettings::default()
+    };
+    let bars = [
+        flat_bar(100.0),
+        [100.0, 101.0, 95.0, 96.0, 1_000.0],
+        [96.0, 97.0, 80.0, 82.0, 1_000.0],
+        [83.0, 85.0, 82.0, 84.0, 1_000.0],
+        [86.0, 90.0, 85.0, 89.0, 1_000.0],
+        flat_bar(89.0),
+    ];
+    let mut sim = Sim::new(config(), instrument(), exec, &bars).signal(0, SHORT);
+    sim.step();
+    let mut levels = Vec::new();
+    for _ in 1..=3 {
+        sim.step();
+        levels.push(sim.working_price(Purpose::TrailingStop));
+    }
+    // 10 % above the lowest low: 95 -> 104.5, 80 -> 88, and 88 while the price bounces.
+    assert_eq!(levels, vec![104.5, 88.0, 88.0]);
+    sim.run();
+    assert_eq!(
+        fills(sim.events()),
+        vec![
+            fill(1, 1, Side::Sell, "99", "100", "0", OrderStatus::Filled),
+            fill(4, 2, Side::Buy, "99", "88", "0", OrderStatus::Filled),
+        ]
+    );
+    assert_eq!(sim.engine.trades()[0].pnl, d("1188"));
+}

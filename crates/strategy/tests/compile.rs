@@ -1077,3 +1077,40 @@ fn bad_parameter_values_name_the_parameter() {
         "constraints[0]: constraint '$fast < $slow' does not hold for fast=30, slow=20"
     );
 }
+
+#[test]
+fn the_specs_in_the_strategy_guide_compile() {
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/strategies.md"),
+    )
+    .unwrap();
+    let close: Vec<f64> = (0..300)
+        .map(|i| 100.0 + (f64::from(i) * 0.1).sin() * 3.0)
+        .collect();
+    let bars = Bars::flat(&close);
+    let mut checked = 0;
+    for block in guide.split("```json\n").skip(1) {
+        let json = &block[..block.find("```").unwrap()];
+        if !json.trim_start().starts_with('{') || !json.contains("\"version\"") {
+            continue;
+        }
+        try_program(json, &[], &bars).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+    let file = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../test_data/strategies/sma_cross_10_20.json"),
+    )
+    .unwrap();
+    let shown = guide.split("```json\n").nth(1).unwrap();
+    let shown = &shown[..shown.find("```").unwrap()];
+    assert_eq!(
+        StrategySpec::from_json(shown).unwrap().execution,
+        StrategySpec::from_json(&file).unwrap().execution
+    );
+    assert_eq!(
+        StrategySpec::from_json(shown).unwrap().indicators,
+        StrategySpec::from_json(&file).unwrap().indicators
+    );
+}

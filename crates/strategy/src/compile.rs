@@ -690,13 +690,22 @@ impl Compiler<'_> {
         Err(self.err(pos, format!("unknown name '{name}'"), Some(hint)))
     }
 
+    /// The indicators being lowered, as the user wrote them (the stack's keys carry the frame).
+    fn cycle_names(&self) -> String {
+        self.stack
+            .iter()
+            .map(|k| k.split_once(':').map_or(k.as_str(), |(_, n)| n))
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    }
+
     fn named(&mut self, name: &str, pos: Pos, frame: usize) -> Result<Val, SpecError> {
         let key = format!("{frame}:{name}");
         if self.stack.contains(&key) {
             return Err(self.err(
                 pos,
                 format!("indicator '{name}' refers to itself"),
-                Some(format!("cycle: {} -> {name}", self.stack.join(" -> "))),
+                Some(format!("cycle: {} -> {name}", self.cycle_names())),
             ));
         }
         let Some(text) = self.spec.indicators.get(name) else {

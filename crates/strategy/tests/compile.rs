@@ -833,6 +833,14 @@ fn bad_rules_say_where_and_how_to_fix_them() {
 fn bad_specs_say_which_field_and_why() {
     let cases = [
         (
+            r#"{"version": 1, "name": "x", "indicators": {"a": "b + 1", "b": "a * 2"}, "entry": {"long": "a > 1"}}"#,
+            "indicators.b: indicator 'a' refers to itself at 1:1; cycle: a -> b -> a",
+        ),
+        (
+            r#"{"version": 1, "name": "x", "indicators": {"a": "sma(a, 2)"}, "entry": {"long": "close > 1"}}"#,
+            "indicators.a: indicator 'a' refers to itself at 1:5; cycle: a -> a",
+        ),
+        (
             r#"{"version": 1, "name": "x", "indicators": {"a": "smaa(close, 3)"}, "entry": {"long": "close > 1"}}"#,
             "indicators.a: unknown indicator 'smaa' at 1:1; did you mean 'sma'?",
         ),

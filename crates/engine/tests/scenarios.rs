@@ -716,7 +716,7 @@ fn orders_below_the_venue_minimums_are_rejected_with_the_reason() {
     );
     assert_eq!(
         rejection_reason(instrument(), config(), SizingRule::Units { quantity: 0.5 }),
-        (1, "quantity rounds to zero lots".into())
+        (1, "quantity 0.5 is less than one lot of 1".into())
     );
     let poor = EngineConfig {
         initial_cash: d("50"),

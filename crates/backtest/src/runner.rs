@@ -58,6 +58,15 @@ pub struct RunConfig {
     /// Most equity-curve points kept in the report (evenly sampled; the metrics always use
     /// every bar).
     pub curve_points: usize,
+    /// Skip stretches of bars in which nothing can happen (no working order, no stop that
+    /// moves, and the strategy says it cannot signal before a later bar), marking to market
+    /// only. Results are identical either way (tested); off only to prove that.
+    #[serde(default = "yes")]
+    pub skip_quiet_bars: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for RunConfig {
@@ -71,6 +80,7 @@ impl Default for RunConfig {
             allow_short: false,
             risk: RiskLimits::default(),
             curve_points: 2_000,
+            skip_quiet_bars: true,
         }
     }
 }
@@ -123,6 +133,8 @@ pub struct Report {
     pub warmup_bars: usize,
     /// Compile + simulation time, seconds.
     pub engine_seconds: f64,
+    /// Of which compiling the strategy (indicators and rules in batch), seconds.
+    pub compile_seconds: f64,
     /// Bars simulated per second of `engine_seconds`.
     pub bars_per_second: f64,
     /// Events in the log (the log itself is available from [`RunOutput`]).
@@ -183,6 +195,8 @@ pub fn run_spec(
             timeframe: market.timeframe,
         },
     )?;
+    let compile_seconds = started.elapsed().as_secs_f64();
+    let buy_and_hold_from = program.indicator_warmup();
     let mut strategy = SpecStrategy::new(program, cfg.allow_short);
     let warmup = strategy.warmup();
     Ok(drive(
@@ -194,6 +208,8 @@ pub fn run_spec(
             spec_hash: Some(spec.hash()),
             params: params.clone(),
             warmup,
+            buy_and_hold_from,
+            compile_seconds,
         },
         started,
     ))
@@ -220,6 +236,8 @@ pub fn run_strategy<S: Strategy>(
             spec_hash: None,
             params: ParamValues::default(),
             warmup,
+            buy_and_hold_from: warmup,
+            compile_seconds: 0.0,
         },
         started,
     ))
@@ -230,6 +248,10 @@ struct Identity {
     spec_hash: Option<String>,
     params: ParamValues,
     warmup: usize,
+    /// Bar whose close starts the buy-and-hold comparison (backtesting.py's first trading
+    /// bar: where the last indicator gets its first value).
+    buy_and_hold_from: usize,
+    compile_seconds: f64,
 }
 
 fn drive<S: Strategy + ?Sized>(
@@ -259,7 +281,8 @@ fn drive<S: Strategy + ?Sized>(
     let (ts, open, high, low, close, volume) =
         (b.ts(), b.open(), b.high(), b.low(), b.close(), b.volume());
     let mut equity = Vec::with_capacity(n);
-    for t in 0..n {
+    let mut t = 0;
+    while t < n {
         let bar = BarRef {
             ts: ts[t],
             close_ts: ts[t] + tf,
@@ -274,6 +297,22 @@ fn drive<S: Strategy + ?Sized>(
         equity.push(engine.equity_f());
         let view = BarsView::new(t, ts, open, high, low, close, volume);
         engine.decide(0, t, &bar, view, strategy);
+        t += 1;
+        if cfg.skip_quiet_bars && t < n && engine.is_quiet(0) {
+            let q = engine.account().qty_f(0);
+            let side = if q > 0.0 {
+                1
+            } else if q < 0.0 {
+                -1
+            } else {
+                0
+            };
+            let next = strategy.next_decision(t, side).unwrap_or(n).min(n);
+            if next > t {
+                engine.mark_quiet_run(0, &close[t..next], &mut equity);
+                t = next;
+            }
+        }
     }
     let last_ts = ts[n - 1] + tf;
     let result = engine.finish(n - 1, last_ts);
@@ -305,7 +344,7 @@ fn build_report(
     let last_px =
         skeet_core::Price::try_from_f64(last_close).map_or(Decimal::ZERO, |p| p.as_decimal());
     let final_equity = (result.cash + position * last_px).normalize();
-    let first_price = b.close()[id.warmup.min(n - 1)];
+    let first_price = b.close()[id.buy_and_hold_from.min(n - 1)];
     let m = metrics::compute(&MetricsInput {
         ts: b.ts(),
         equity: &equity,
@@ -340,6 +379,7 @@ fn build_report(
         equity_curve: curve,
         warmup_bars: id.warmup,
         engine_seconds,
+        compile_seconds: id.compile_seconds,
         bars_per_second,
         events: result.events.len(),
         warnings: warnings(&result.events),

@@ -27,6 +27,25 @@ fn decimal_from_f64(field: &'static str, x: f64) -> Result<Decimal, ValidationEr
     if !x.is_finite() {
         return Err(ValidationError::new(field, x, "must be a finite number"));
     }
+    // Fast path (no formatting): the smallest number of decimals `s` at which `x * 10^s` is a
+    // whole number `m` below 2^50 that divides back to exactly `x`. Below 2^50 a double's
+    // spacing is under a quarter of 10^-s, so `m / 10^s` is the only decimal with `s` places
+    // that reads back as `x`: the shortest round-trip decimal (once trailing zeros are
+    // stripped), the same value the formatting path gives. Prices and quantities from market
+    // data almost always take this path.
+    const POW10: [f64; 13] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    ];
+    for (s, p) in POW10.iter().enumerate() {
+        let m = x * p;
+        if m.abs() >= 1_125_899_906_842_624.0 {
+            break;
+        }
+        let r = m.round();
+        if r == m && r / p == x {
+            return Ok(Decimal::from_i128_with_scale(r as i128, s as u32).normalize());
+        }
+    }
     // `{}` on f64 prints the shortest representation that round-trips (Rust guarantees it).
     let text = format!("{x}");
     Decimal::from_str(&text)
@@ -432,6 +451,17 @@ mod tests {
             fn prop_f64_round_trips(x in -1e12f64..1e12) {
                 let p = Price::try_from_f64(x).unwrap();
                 prop_assert_eq!(p.to_f64(), x);
+            }
+
+            #[test]
+            fn prop_fast_path_equals_shortest_text(cents in -100_000_000_000i64..100_000_000_000, scale in 0u32..9) {
+                // Prices as they come from files: few decimals. The fast path must give exactly
+                // the decimal the shortest-formatting path gives.
+                let x = cents as f64 / 10f64.powi(scale as i32);
+                let fast = Price::try_from_f64(x).unwrap().as_decimal();
+                let text = Decimal::from_str(&format!("{x}")).or_else(|_| Decimal::from_scientific(&format!("{x}"))).unwrap();
+                prop_assert_eq!(fast, text);
+                prop_assert_eq!(fast.to_string(), text.to_string());
             }
         }
     }

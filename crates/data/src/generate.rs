@@ -186,6 +186,22 @@ const PROGRESS_EVERY: usize = 1 << 16;
 /// # Errors
 /// [`DataError::Invalid`] when `bars` is 0, `price` is not positive and finite, `volatility`
 /// or `drift` are not finite (or volatility is negative), or the last bar's time would pass
+/// `x` rounded to 8 significant digits (computed as an integer over a power of ten, so the
+/// result is the double nearest to that short decimal).
+fn round_sig(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return x;
+    }
+    let k = 7 - libm::floor(libm::log10(x)) as i32;
+    if k >= 0 {
+        let p = libm::pow(10.0, f64::from(k));
+        libm::round(x * p) / p
+    } else {
+        let p = libm::pow(10.0, f64::from(-k));
+        libm::round(x / p) * p
+    }
+}
+
 /// the year 2262.
 pub fn generate(params: &GenerateParams, progress: &dyn Progress) -> Result<BarSeries> {
     validate(params)?;
@@ -251,15 +267,22 @@ pub fn generate(params: &GenerateParams, progress: &dyn Progress) -> Result<BarS
         let d2 = (b - a) * (b - a);
         let up = (d2 - var2 * libm::log(rng.next_f64_open())).sqrt();
         let down = (d2 - var2 * libm::log(rng.next_f64_open())).sqrt();
-        let close = libm::exp(b);
-        let high = libm::exp((a + b + up) / 2.0).max(open).max(close);
-        let low = libm::exp((a + b - down) / 2.0).min(open).min(close);
+        // Prices are quoted to 8 significant digits, as exchanges quote them (a tick of about
+        // one part in 10^7): realistic, and exact as short decimals downstream.
+        let close = round_sig(libm::exp(b));
+        let high = round_sig(libm::exp((a + b + up) / 2.0))
+            .max(open)
+            .max(close);
+        let low = round_sig(libm::exp((a + b - down) / 2.0))
+            .min(open)
+            .min(close);
         let size = if bar_sigma > 0.0 {
             step.abs() / bar_sigma
         } else {
             0.0
         };
-        let volume = base_volume * libm::exp(0.4 * rng.normal() - 0.08) * (1.0 + 2.0 * size);
+        let volume =
+            round_sig(base_volume * libm::exp(0.4 * rng.normal() - 0.08) * (1.0 + 2.0 * size));
         let bar = Bar::new(ts, open, high, low, close, volume)?;
         out.push(bar)?;
         log_price = b;
@@ -359,29 +382,11 @@ mod tests {
     }
 
     const GBM_SNAPSHOT: [[f64; 5]; 3] = [
-        [
-            100.0,
-            100.39641364619904,
-            99.17027239581729,
-            99.80436510494036,
-            1669.1852840733497,
-        ],
-        [
-            99.80436510494036,
-            100.45245144208985,
-            99.29282670824617,
-            100.0484403826483,
-            475.3316659766755,
-        ],
-        [
-            100.0484403826483,
-            100.25422057283771,
-            99.04233709595529,
-            99.11146859549912,
-            2590.0493811564543,
-        ],
+        [100.0, 100.39641, 99.170272, 99.804365, 1669.1853],
+        [99.804365, 100.45245, 99.292827, 100.04844, 475.33167],
+        [100.04844, 100.25422, 99.042337, 99.111469, 2590.0494],
     ];
-    const REGIME_LAST_CLOSE: f64 = 153.189_546_323_484_88;
+    const REGIME_LAST_CLOSE: f64 = 153.189_55;
 
     #[test]
     fn regime_model_trends_and_ranges() {

@@ -185,10 +185,14 @@ pub struct Engine {
     pub(crate) orders: Vec<WorkingOrder>,
     pub(crate) slots: Vec<Slot>,
     pub(crate) last_close: Vec<f64>,
+    /// Close time of each instrument's last decided bar (books close-model fills).
+    pub(crate) last_close_ts: Vec<i64>,
     /// `last_close` with 0 for instruments without a bar yet (they hold no position).
     marks: Vec<f64>,
+    /// Whether any drawdown protection needs the equity checked every bar.
+    watch_drawdown: bool,
     risk: RiskManager,
-    next_id: u64,
+    pub(crate) next_id: u64,
     events: Vec<Event>,
     trades: Vec<Trade>,
     records: Vec<OrderRecord>,
@@ -223,7 +227,9 @@ impl Engine {
                 n
             ],
             last_close: vec![f64::NAN; n],
+            last_close_ts: vec![0; n],
             marks: vec![0.0; n],
+            watch_drawdown: false,
             next_id: 1,
             events: Vec::new(),
             trades: Vec::new(),
@@ -236,8 +242,10 @@ impl Engine {
     /// Installs the strategy's execution settings for instrument `i` (and the ATR streams its
     /// stops need). Call before the first bar.
     pub fn configure(&mut self, i: usize, exec: &ExecSettings) {
+        self.slots[i].exec = exec.clone();
+        self.watch_drawdown = self.cfg.risk.max_drawdown_pct.is_some()
+            || self.slots.iter().any(|s| s.exec.drawdown_pause.is_some());
         let slot = &mut self.slots[i];
-        slot.exec = exec.clone();
         slot.atrs.clear();
         for rule in [exec.stop_loss, exec.take_profit, exec.trailing_stop]
             .into_iter()
@@ -298,6 +306,31 @@ impl Engine {
         }
     }
 
+    /// True when bars can pass for instrument `i` without anything but marking to market: no
+    /// working orders, no stop that follows the price or counts bars, no ATR to update, no
+    /// drawdown protection to evaluate. A driver may then skip to the strategy's next
+    /// possible decision (see `Strategy::next_decision`).
+    #[inline]
+    pub fn is_quiet(&self, i: usize) -> bool {
+        let s = &self.slots[i];
+        s.working == 0
+            && s.atrs.is_empty()
+            && !self.watch_drawdown
+            && (self.account.qty_f(i) == 0.0
+                || (s.exec.trailing_stop.is_none() && s.exec.time_stop.is_none()))
+    }
+
+    /// Marks instrument `i` at each of `closes` (consecutive quiet bars), appending the equity
+    /// after each to `out`. Equivalent to calling [`Engine::mark`] per bar when
+    /// [`Engine::is_quiet`] holds.
+    pub fn mark_quiet_run(&mut self, i: usize, closes: &[f64], out: &mut Vec<f64>) {
+        let Some(&last) = closes.last() else { return };
+        let others = self.account.equity_f(&self.marks) - self.account.qty_f(i) * self.marks[i];
+        let q = self.account.qty_f(i);
+        out.extend(closes.iter().map(|&c| others + q * c));
+        self.mark(i, last);
+    }
+
     /// Current drawdown from the equity peak, as a fraction (<= 0).
     pub fn drawdown(&self) -> f64 {
         if self.peak_equity > 0.0 {
@@ -317,6 +350,7 @@ impl Engine {
         strategy: &mut S,
     ) {
         let qty = self.account.qty_f(i);
+        self.last_close_ts[i] = bar.close_ts;
         let slot = &mut self.slots[i];
         for (_, atr, value) in &mut slot.atrs {
             *value = atr
@@ -333,22 +367,23 @@ impl Engine {
         if qty != 0.0 {
             self.track_open_position(i, t, bar);
         }
-        if self.risk.observe_drawdown(self.drawdown()) {
-            self.events.push(Event {
-                bar: t,
-                ts: bar.close_ts,
-                kind: EventKind::Paused {
-                    instrument: i,
-                    protection: "max_drawdown kill switch".into(),
-                    until_bar: usize::MAX,
-                },
-            });
+        if self.watch_drawdown {
+            if self.risk.observe_drawdown(self.drawdown()) {
+                self.events.push(Event {
+                    bar: t,
+                    ts: bar.close_ts,
+                    kind: EventKind::Paused {
+                        instrument: i,
+                        protection: "max_drawdown kill switch".into(),
+                        until_bar: usize::MAX,
+                    },
+                });
+            }
+            self.check_drawdown_pause(i, t, bar);
         }
-        self.check_drawdown_pause(i, t, bar);
 
         let slot = &self.slots[i];
-        let pos = self.account.position(i);
-        let entry_price = to_f64_fast(pos.avg_price, qty);
+        let entry_price = self.account.avg_price_f(i);
         let bars_in_trade = if qty != 0.0 {
             t.saturating_sub(slot.trade.entry_bar)
         } else {
@@ -375,6 +410,12 @@ impl Engine {
         let allow_short = exec.allow_short;
         let max_entries = exec.max_entries;
         let time_stop = exec.time_stop;
+        if !(signals.enter_long || signals.enter_short || signals.exit_long || signals.exit_short)
+            && (qty == 0.0 || time_stop.is_none())
+        {
+            // Nothing asked and nothing due: the common bar.
+            return;
+        }
         let entries = self.slots[i].trade.entries;
         let paused = t < self.slots[i].paused_until || self.risk.killed();
         let has_pending_exit = self.has_pending(i, true);
@@ -451,6 +492,10 @@ impl Engine {
     fn track_open_position(&mut self, i: usize, _t: usize, bar: &BarRef) {
         let long = self.account.qty_f(i) > 0.0;
         let slot = &mut self.slots[i];
+        if slot.exec.trailing_stop.is_none() {
+            // The extreme only serves trailing stops.
+            return;
+        }
         slot.extreme = if slot.extreme.is_nan() {
             if long { bar.high } else { bar.low }
         } else if long {
@@ -644,8 +689,8 @@ impl Engine {
                 order: id,
                 instrument: intent.instrument,
                 side: intent.side,
-                kind: intent.trigger.to_string(),
-                purpose: intent.purpose.as_str().into(),
+                trigger: intent.trigger,
+                purpose: intent.purpose,
             },
         });
         self.slots[intent.instrument].working += 1;
@@ -744,8 +789,16 @@ impl Engine {
                 let used = (held * price).abs();
                 affordable((equity - used).max(0.0))
             }
-            Size::PctEquity(pct) => (equity * pct / 100.0) / price,
-            Size::Quote(amount) => amount / price,
+            // Percentages and quote amounts are capped at what the equity can pay, fees
+            // included (all-in's formula), so 100 % of equity still leaves room for the fee.
+            Size::PctEquity(pct) => {
+                let used = (held * price).abs();
+                ((equity * pct / 100.0) / price).min(affordable((equity - used).max(0.0)))
+            }
+            Size::Quote(amount) => {
+                let used = (held * price).abs();
+                (amount / price).min(affordable((equity - used).max(0.0)))
+            }
             Size::Risk { pct, distance } => {
                 let by_risk = (equity * pct / 100.0) / distance;
                 let used = (held * price).abs();
@@ -760,9 +813,7 @@ impl Engine {
     }
 
     fn equity_at(&self, i: usize, price: f64) -> f64 {
-        let mut last = self.marks.clone();
-        last[i] = price;
-        self.account.equity_f(&last)
+        self.account.equity_f(&self.marks) + self.account.qty_f(i) * (price - self.marks[i])
     }
 
     /// Applies a fill of `qty` units of working order `idx` at `price` (exact) with `fee`;
@@ -827,9 +878,9 @@ impl Engine {
             kind: EventKind::Filled {
                 order: id,
                 side,
-                quantity: qty.to_string(),
-                price: price.to_string(),
-                fee: fee.to_string(),
+                quantity: qty.as_decimal(),
+                price: price.as_decimal(),
+                fee,
                 status,
             },
         });
@@ -1164,16 +1215,30 @@ fn distance(
     (d.is_finite() && d > 0.0).then_some(d)
 }
 
-fn to_f64_fast(d: Decimal, qty: f64) -> f64 {
-    if qty == 0.0 { 0.0 } else { to_f64(d) }
-}
-
 pub(crate) fn price_of(x: f64) -> Price {
     Price::try_from_f64(x).unwrap_or(Price::ZERO)
 }
 
+/// `skeet-<id>`, formatted on the stack (one per order, on the fill path).
 fn client_id(id: u64) -> ClientOrderId {
-    ClientOrderId::new(&format!("skeet-{id}")).unwrap_or_else(|_| {
+    let mut buf = [0u8; 32];
+    buf[..6].copy_from_slice(b"skeet-");
+    let mut digits = [0u8; 20];
+    let mut n = id;
+    let mut k = 0;
+    loop {
+        digits[k] = b'0' + (n % 10) as u8;
+        k += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for j in 0..k {
+        buf[6 + j] = digits[k - 1 - j];
+    }
+    let text = std::str::from_utf8(&buf[..6 + k]).unwrap_or("skeet");
+    ClientOrderId::new(text).unwrap_or_else(|_| {
         ClientOrderId::new("skeet").expect("invariant: 'skeet' is a valid client order id")
     })
 }

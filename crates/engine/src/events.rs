@@ -2,6 +2,7 @@
 //! on the same data with the same settings produce identical logs (property-tested), which
 //! is what makes a result reproducible and two results comparable.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use skeet_core::{OrderStatus, Side};
 
@@ -29,10 +30,10 @@ pub enum EventKind {
         instrument: usize,
         /// Direction.
         side: Side,
-        /// Order type, e.g. `market`, `stop 101.5`.
-        kind: String,
-        /// Why: `entry`, `exit`, `stop_loss`, ...
-        purpose: String,
+        /// Order type and prices.
+        trigger: crate::order::Trigger,
+        /// Why.
+        purpose: crate::order::Purpose,
     },
     /// An order (or part of it) executed.
     Filled {
@@ -40,12 +41,15 @@ pub enum EventKind {
         order: u64,
         /// Direction.
         side: Side,
-        /// Units (decimal string).
-        quantity: String,
-        /// Price (decimal string).
-        price: String,
-        /// Fee (decimal string).
-        fee: String,
+        /// Units (serialized as a decimal string).
+        #[serde(with = "rust_decimal::serde::str")]
+        quantity: Decimal,
+        /// Price (serialized as a decimal string).
+        #[serde(with = "rust_decimal::serde::str")]
+        price: Decimal,
+        /// Fee (serialized as a decimal string).
+        #[serde(with = "rust_decimal::serde::str")]
+        fee: Decimal,
         /// Order status after the fill.
         status: OrderStatus,
     },

@@ -36,10 +36,14 @@ struct Touch {
 
 impl Engine {
     /// Fills instrument `i`'s working orders against bar `t`.
+    #[inline]
     pub fn match_bar(&mut self, i: usize, t: usize, bar: &BarRef) {
-        if self.slots[i].working == 0 {
-            return;
+        if self.slots[i].working != 0 {
+            self.match_working(i, t, bar);
         }
+    }
+
+    fn match_working(&mut self, i: usize, t: usize, bar: &BarRef) {
         let mut volume_left = match self.cfg.slippage.volume_share {
             Some(share) if bar.volume > 0.0 => share * bar.volume,
             _ => f64::INFINITY,
@@ -54,11 +58,13 @@ impl Engine {
             }
         }
         let phase_a_ids = self.next_id_peek();
-        let (price_a, bar_a) = match self.cfg.fill {
+        // With the close model, market orders fill at the signal bar's close and are booked
+        // on that bar, at its close time.
+        let (price_a, bar_a, ts_a) = match self.cfg.fill {
             FillModel::Close if !self.last_close[i].is_nan() && t > 0 => {
-                (self.last_close[i], t - 1)
+                (self.last_close[i], t - 1, self.last_close_ts[i])
             }
-            _ => (bar.open, t),
+            _ => (bar.open, t, bar.ts),
         };
         let market: Vec<u64> = self
             .orders
@@ -75,7 +81,7 @@ impl Engine {
                 id,
                 t,
                 bar_a,
-                bar.ts,
+                ts_a,
                 price_a,
                 false,
                 true,
@@ -172,21 +178,10 @@ impl Engine {
         }
     }
 
+    /// The id the next order will get: orders with ids at or above a value read at some point
+    /// were placed after it.
     fn next_id_peek(&self) -> u64 {
-        self.orders
-            .iter()
-            .map(|o| o.id + 1)
-            .max()
-            .unwrap_or(0)
-            .max(self.records_next_id())
-    }
-
-    fn records_next_id(&self) -> u64 {
-        self.order_records()
-            .iter()
-            .map(|r| r.id + 1)
-            .max()
-            .unwrap_or(0)
+        self.next_id
     }
 
     #[expect(
@@ -258,14 +253,14 @@ impl Engine {
                     lot_down(&inst, capped)
                 };
                 if units.is_zero() {
-                    let reason = if size == Size::AllIn
-                        || matches!(
-                            size,
-                            Size::PctEquity(_) | Size::Quote(_) | Size::Risk { .. }
-                        ) {
-                        format!("not enough equity for one lot at {price_f}")
-                    } else {
-                        "quantity rounds to zero lots".into()
+                    let reason = match size {
+                        Size::Quote(amount) => {
+                            format!("quote amount {amount} buys less than one lot at {price_f}")
+                        }
+                        Size::Units(q) => {
+                            format!("quantity {q} is less than one lot of {}", inst.lot_size)
+                        }
+                        _ => format!("not enough equity for one lot at {price_f}"),
                     };
                     self.close_order(idx, t, ts, OrderStatus::Rejected, &reason);
                     return;
@@ -313,23 +308,19 @@ impl Engine {
             let price_d = inst
                 .round_price(Price::try_from_f64(price_f).unwrap_or(Price::ZERO))
                 .as_decimal();
-            let fee_d = price_d * qty * fee_rate;
-            let equity =
-                Decimal::try_from(self.equity_at_price(i, price_f)).unwrap_or(Decimal::ZERO);
-            let power = equity * Decimal::try_from(self.cfg.leverage).unwrap_or(Decimal::ONE);
-            let exposure: Decimal = (0..self.instruments.len())
-                .map(|j| {
-                    (self.account.position(j).quantity
-                        * Decimal::try_from(self.last_close_or(j, price_f))
-                            .unwrap_or(Decimal::ZERO))
-                    .abs()
-                })
-                .sum();
-            let need = price_d * qty + fee_d;
             let affordable = if side == Side::Buy && self.cfg.leverage <= 1.0 {
-                self.account.cash() >= need
+                // Exact: spot cash must cover the cost and the fee.
+                let fee_d = price_d * qty * fee_rate;
+                self.account.cash() >= price_d * qty + fee_d
             } else {
-                exposure + price_d * qty <= power
+                // Margin: total exposure within equity × leverage (a double comparison: the
+                // limit is a policy, not a balance).
+                let notional = crate::account::to_f64(price_d * qty);
+                let exposure: f64 = (0..self.instruments.len())
+                    .map(|j| (self.account.qty_f(j) * self.last_close_or(j, price_f)).abs())
+                    .sum();
+                exposure + notional
+                    <= self.equity_at_price(i, price_f) * self.cfg.leverage * (1.0 + 1e-12)
             };
             if !affordable {
                 self.close_order(
@@ -376,13 +367,32 @@ impl Engine {
     }
 }
 
+/// Decimal places kept for quantities of an instrument without a lot size.
+const FREE_LOT_DECIMALS: u32 = 10;
+
+/// `units` rounded down to whole lots (to 10 decimal places when the instrument has no lot
+/// size), exactly: the lot count is an integer and lot × count is a decimal product.
 fn lot_down(inst: &skeet_core::Instrument, units: f64) -> Decimal {
     if !(units.is_finite() && units > 0.0) {
         return Decimal::ZERO;
     }
-    let d = Decimal::try_from(units).unwrap_or(Decimal::ZERO);
-    let q = Quantity::new(d).unwrap_or(Quantity::ZERO);
-    inst.round_quantity_down(q).as_decimal()
+    if inst.lot_size.is_zero() {
+        let scaled = (units * 1e10).floor();
+        if scaled < 7.9e28 {
+            return Decimal::from_i128_with_scale(scaled as i128, FREE_LOT_DECIMALS).normalize();
+        }
+        return Decimal::ZERO;
+    }
+    let lot = crate::account::to_f64(inst.lot_size);
+    let lots = (units / lot).floor();
+    // The float division can land one below an exact multiple (0.3 / 0.1 = 2.9999…); check the
+    // next lot exactly.
+    let mut count = Decimal::from_i128_with_scale(lots.max(0.0) as i128, 0);
+    let next = (count + Decimal::ONE) * inst.lot_size;
+    if crate::account::to_f64(next) <= units {
+        count += Decimal::ONE;
+    }
+    (count * inst.lot_size).normalize()
 }
 
 /// When and where a resting order is reached in `bar`: `(time along the bar, price, maker,

@@ -25,6 +25,7 @@ impl<'a> BarsView<'a> {
     ///
     /// # Panics
     /// If a column is shorter than `upto + 1` (an engine bug, not a data condition).
+    #[inline]
     pub fn new(
         upto: usize,
         ts: &'a [i64],
@@ -248,4 +249,13 @@ pub trait Strategy {
 
     /// Decides on the bar that just closed.
     fn on_bar(&mut self, ctx: &BarContext<'_>) -> Signals;
+
+    /// The first bar at or after `from` at which this strategy could return a signal, if its
+    /// position (`side`: +1 long, −1 short, 0 flat) stays as it is; `None` if never. Lets a
+    /// driver skip stretches in which nothing can happen. The default, `Some(from)`, means
+    /// "ask me every bar", which is what a strategy with its own per-bar state needs.
+    fn next_decision(&self, from: usize, side: i8) -> Option<usize> {
+        let _ = side;
+        Some(from)
+    }
 }

@@ -14,7 +14,8 @@
 //! - NaN (an indicator still warming up) makes every comparison false, like backtesting.py
 //!   and TA-Lib-based tools, so no signal fires before its inputs exist.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use skeet_core::Timeframe;
 use skeet_ta::call::{Arg, Call, Pos, suggest};
@@ -53,11 +54,13 @@ impl SeriesData<'_> {
 
 type ColId = usize;
 
-/// A lowered expression: a constant, a whole column, or a per-bar tree.
+/// A lowered expression: a constant, a whole column of numbers, a whole column of booleans
+/// (one bit per bar: comparisons, `and`/`or`/`not`, crossovers), or a per-bar tree.
 #[derive(Clone, Copy, Debug)]
 enum Val {
     Const(f64),
     Col(ColId),
+    Mask(usize),
     Dyn(usize),
 }
 
@@ -98,6 +101,7 @@ const FUNCTIONS: &[&str] = &[
 enum DynNode {
     Const(f64),
     Col(ColId),
+    Bit(usize),
     State(StateVar),
     Neg(usize),
     Not(usize),
@@ -111,20 +115,42 @@ enum DynNode {
 #[derive(Clone, Debug)]
 enum Rule {
     Const(bool),
-    Static(Vec<bool>),
+    /// One bit per bar.
+    Static(Vec<u64>),
     Dynamic(usize),
+}
+
+/// The first set bit at or after `from` in `bits` (of `len` valid bits).
+fn next_set(bits: &[u64], from: usize, len: usize) -> Option<usize> {
+    if from >= len {
+        return None;
+    }
+    let mut w = from / 64;
+    let mut word = bits[w] & (u64::MAX << (from % 64));
+    loop {
+        if word != 0 {
+            let i = w * 64 + word.trailing_zeros() as usize;
+            return (i < len).then_some(i);
+        }
+        w += 1;
+        if w >= bits.len() {
+            return None;
+        }
+        word = bits[w];
+    }
 }
 
 /// A strategy compiled against one series: rule columns plus the per-bar remainder.
 #[derive(Clone, Debug)]
 pub struct Program {
+    indicator_warmup: usize,
     cols: Vec<Vec<f64>>,
+    masks: Vec<Vec<u64>>,
     nodes: Vec<DynNode>,
     rules: [Rule; 4],
     exec: ExecSettings,
     warmup: usize,
     len: usize,
-    columns_named: BTreeMap<String, ColId>,
 }
 
 /// Which rule.
@@ -146,7 +172,7 @@ impl Program {
     pub fn rule(&self, kind: RuleKind, t: usize, st: &PositionState) -> bool {
         match &self.rules[kind as usize] {
             Rule::Const(b) => *b,
-            Rule::Static(bits) => bits[t],
+            Rule::Static(bits) => bits[t / 64] >> (t % 64) & 1 == 1,
             Rule::Dynamic(id) => truthy(self.eval(*id, t, st)),
         }
     }
@@ -155,6 +181,7 @@ impl Program {
         match &self.nodes[id] {
             DynNode::Const(v) => *v,
             DynNode::Col(c) => self.cols[*c][t],
+            DynNode::Bit(m) => bool_f(self.masks[*m][t / 64] >> (t % 64) & 1 == 1),
             DynNode::State(s) => match s {
                 StateVar::PnlPct => st.pnl_pct,
                 StateVar::Size => st.size,
@@ -189,6 +216,16 @@ impl Program {
         }
     }
 
+    /// The first bar at or after `from` where rule `kind` may be true: exact for static
+    /// rules, `Some(from)` for position-dependent ones, `None` for a rule that is never true.
+    pub fn next_possible(&self, kind: RuleKind, from: usize) -> Option<usize> {
+        match &self.rules[kind as usize] {
+            Rule::Const(false) => None,
+            Rule::Const(true) | Rule::Dynamic(_) => (from < self.len).then_some(from),
+            Rule::Static(bits) => next_set(bits, from, self.len),
+        }
+    }
+
     /// The execution settings with parameters substituted.
     pub fn execution(&self) -> &ExecSettings {
         &self.exec
@@ -199,6 +236,13 @@ impl Program {
         self.warmup
     }
 
+    /// The largest index at which one of the spec's indicators (on the base timeframe) gets
+    /// its first value: backtesting.py's "first trading bar", from which its buy-and-hold
+    /// return is measured (a crossover needs one bar more, see [`Program::warmup`]).
+    pub fn indicator_warmup(&self) -> usize {
+        self.indicator_warmup
+    }
+
     /// Number of bars compiled against.
     pub fn len(&self) -> usize {
         self.len
@@ -207,19 +251,6 @@ impl Program {
     /// True when compiled against no bars.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// The values of a named indicator from the spec (`indicators` map), for reports and
-    /// charts.
-    pub fn named_column(&self, name: &str) -> Option<&[f64]> {
-        self.columns_named
-            .get(name)
-            .map(|&c| self.cols[c].as_slice())
-    }
-
-    /// Names of the spec's indicators that compiled to columns.
-    pub fn named_columns(&self) -> impl Iterator<Item = &str> {
-        self.columns_named.keys().map(String::as_str)
     }
 }
 
@@ -252,17 +283,17 @@ fn apply(op: BinOp, x: f64, y: f64) -> f64 {
     }
 }
 
-/// One timeframe's bars inside the compiler.
-struct Frame {
+/// One timeframe's bars inside the compiler (the base frame borrows the caller's columns).
+struct Frame<'a> {
     tf: Timeframe,
-    ts: Vec<i64>,
-    ohlcv: [Vec<f64>; 5],
+    ts: Cow<'a, [i64]>,
+    ohlcv: [Cow<'a, [f64]>; 5],
     /// For a higher frame: for each base bar, the index of the last completed bar of this
     /// frame (`usize::MAX` when none yet).
     align: Option<Vec<usize>>,
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     fn columns(&self) -> Columns<'_> {
         Columns {
             ts: &self.ts,
@@ -320,8 +351,14 @@ impl Frame {
         }
         Self {
             tf,
-            ts,
-            ohlcv: [o, h, l, c, v],
+            ts: Cow::Owned(ts),
+            ohlcv: [
+                Cow::Owned(o),
+                Cow::Owned(h),
+                Cow::Owned(l),
+                Cow::Owned(c),
+                Cow::Owned(v),
+            ],
             align: Some(align),
         }
     }
@@ -330,10 +367,16 @@ impl Frame {
 struct Compiler<'a> {
     spec: &'a StrategySpec,
     params: &'a ParamValues,
-    frames: Vec<Frame>,
-    cols: Vec<Vec<f64>>,
+    frames: Vec<Frame<'a>>,
+    cols: Vec<Cow<'a, [f64]>>,
     col_frame: Vec<usize>,
     cache: HashMap<String, ColId>,
+    masks: Vec<Vec<u64>>,
+    /// First bar at which each mask's inputs all have values.
+    mask_valid: Vec<usize>,
+    mask_cache: HashMap<String, usize>,
+    col_valid: HashMap<ColId, usize>,
+    indicator_warmup: usize,
     nodes: Vec<DynNode>,
     /// Named indicators being lowered (cycle detection), per frame.
     stack: Vec<String>,
@@ -346,10 +389,10 @@ struct Compiler<'a> {
 /// # Errors
 /// Any rule, parameter, name or setting that cannot be used, with its JSON path, the position
 /// inside the rule, and a hint.
-pub fn compile(
-    spec: &StrategySpec,
-    params: &ParamValues,
-    data: &SeriesData<'_>,
+pub fn compile<'a>(
+    spec: &'a StrategySpec,
+    params: &'a ParamValues,
+    data: &SeriesData<'a>,
 ) -> Result<Program, SpecError> {
     let n = data.len();
     for (name, len) in [
@@ -368,13 +411,13 @@ pub fn compile(
     }
     let base = Frame {
         tf: data.timeframe,
-        ts: data.ts.to_vec(),
+        ts: Cow::Borrowed(data.ts),
         ohlcv: [
-            data.open.to_vec(),
-            data.high.to_vec(),
-            data.low.to_vec(),
-            data.close.to_vec(),
-            data.volume.to_vec(),
+            Cow::Borrowed(data.open),
+            Cow::Borrowed(data.high),
+            Cow::Borrowed(data.low),
+            Cow::Borrowed(data.close),
+            Cow::Borrowed(data.volume),
         ],
         align: None,
     };
@@ -385,6 +428,11 @@ pub fn compile(
         cols: Vec::new(),
         col_frame: Vec::new(),
         cache: HashMap::new(),
+        masks: Vec::new(),
+        mask_valid: Vec::new(),
+        mask_cache: HashMap::new(),
+        col_valid: HashMap::new(),
+        indicator_warmup: 0,
         nodes: Vec::new(),
         stack: Vec::new(),
         path: String::new(),
@@ -405,12 +453,11 @@ pub fn compile(
         c.frames.push(Frame::resample(data, tf));
     }
 
-    let mut named = BTreeMap::new();
+    // Every declared indicator is checked (and computed once, cached for the rules), so a
+    // mistake in an unused one is still reported.
     for name in spec.indicators.keys() {
         c.path = format!("indicators.{name}");
-        if let Val::Col(id) = c.named(name, Pos { line: 1, column: 1 }, 0)? {
-            named.insert(name.clone(), id);
-        }
+        c.named(name, Pos { line: 1, column: 1 }, 0)?;
     }
 
     let sides = [
@@ -429,10 +476,20 @@ pub fn compile(
         let v = c.lower(&e, 0)?;
         rules[k] = match v {
             Val::Const(x) => Rule::Const(truthy(x)),
+            Val::Mask(m) => {
+                warmup = warmup.max(c.mask_valid[m]);
+                Rule::Static(c.masks[m].clone())
+            }
             Val::Col(id) => {
                 let col = &c.cols[id];
                 warmup = warmup.max(first_true_or_len(col));
-                Rule::Static(col.iter().map(|&x| truthy(x)).collect())
+                let mut bits = vec![0u64; col.len().div_ceil(64)];
+                for (t, &x) in col.iter().enumerate() {
+                    if truthy(x) {
+                        bits[t / 64] |= 1 << (t % 64);
+                    }
+                }
+                Rule::Static(bits)
             }
             Val::Dyn(id) => Rule::Dynamic(id),
         };
@@ -458,14 +515,41 @@ pub fn compile(
             }
         }
     }
+    // Keep only the columns the per-bar trees read; the rest (indicators behind static
+    // rules, borrowed price columns) are no longer needed.
+    let mut keep: HashMap<ColId, ColId> = HashMap::new();
+    let mut keep_masks: HashMap<usize, usize> = HashMap::new();
+    let mut cols = Vec::new();
+    let mut masks = Vec::new();
+    let mut nodes = c.nodes;
+    for node in &mut nodes {
+        match node {
+            DynNode::Col(id) => {
+                let new = *keep.entry(*id).or_insert_with(|| {
+                    cols.push(c.cols[*id].to_vec());
+                    cols.len() - 1
+                });
+                *id = new;
+            }
+            DynNode::Bit(id) => {
+                let new = *keep_masks.entry(*id).or_insert_with(|| {
+                    masks.push(c.masks[*id].clone());
+                    masks.len() - 1
+                });
+                *id = new;
+            }
+            _ => {}
+        }
+    }
     Ok(Program {
-        cols: c.cols,
-        nodes: c.nodes,
+        indicator_warmup: c.indicator_warmup.min(n.saturating_sub(1)),
+        cols,
+        masks,
+        nodes,
         rules,
         exec,
         warmup,
         len: n,
-        columns_named: named,
     })
 }
 
@@ -474,17 +558,17 @@ fn first_true_or_len(col: &[f64]) -> usize {
     col.iter().position(|x| !x.is_nan()).unwrap_or(col.len())
 }
 
-impl Compiler<'_> {
+impl<'a> Compiler<'a> {
     fn err(&self, pos: Pos, message: impl Into<String>, hint: Option<String>) -> SpecError {
         SpecError::in_rule(self.path.clone(), pos, message, hint)
     }
 
-    fn push_col(&mut self, key: String, frame: usize, col: Vec<f64>) -> ColId {
+    fn push_col(&mut self, key: String, frame: usize, col: impl Into<Cow<'a, [f64]>>) -> ColId {
         if let Some(&id) = self.cache.get(&key) {
             return id;
         }
         let id = self.cols.len();
-        self.cols.push(col);
+        self.cols.push(col.into());
         self.col_frame.push(frame);
         self.cache.insert(key, id);
         id
@@ -501,17 +585,20 @@ impl Compiler<'_> {
         }
         let f = &self.frames[frame];
         let [o, h, l, c, v] = &f.ohlcv;
-        let col: Vec<f64> = match name {
+        // Price fields of the base frame are borrowed from the caller: no copy.
+        let col: Cow<'a, [f64]> = match name {
             "open" => o.clone(),
             "high" => h.clone(),
             "low" => l.clone(),
             "close" => c.clone(),
             "volume" => v.clone(),
-            "hl2" => h.iter().zip(l).map(|(h, l)| (h + l) / 2.0).collect(),
-            "hlc3" => (0..f.len()).map(|i| (h[i] + l[i] + c[i]) / 3.0).collect(),
-            _ => (0..f.len())
-                .map(|i| (o[i] + h[i] + l[i] + c[i]) / 4.0)
-                .collect(),
+            "hl2" => Cow::Owned(h.iter().zip(l.iter()).map(|(h, l)| (h + l) / 2.0).collect()),
+            "hlc3" => Cow::Owned((0..f.len()).map(|i| (h[i] + l[i] + c[i]) / 3.0).collect()),
+            _ => Cow::Owned(
+                (0..f.len())
+                    .map(|i| (o[i] + h[i] + l[i] + c[i]) / 4.0)
+                    .collect(),
+            ),
         };
         self.push_col(key, frame, col)
     }
@@ -532,15 +619,84 @@ impl Compiler<'_> {
                 self.nodes.push(DynNode::Col(c));
                 self.nodes.len() - 1
             }
+            Val::Mask(m) => {
+                self.nodes.push(DynNode::Bit(m));
+                self.nodes.len() - 1
+            }
         }
     }
 
-    /// Column of `v` in `frame` (constants broadcast).
-    fn col_of(&self, v: Val, frame: usize) -> Vec<f64> {
+    /// A mask as a numeric column (0/1); other values unchanged.
+    fn numeric(&mut self, v: Val, frame: usize) -> Val {
         match v {
-            Val::Const(x) => vec![x; self.frame_len(frame)],
-            Val::Col(c) => self.cols[c].clone(),
-            Val::Dyn(_) => Vec::new(),
+            Val::Mask(m) => {
+                let len = self.frame_len(frame);
+                let bits = &self.masks[m];
+                let col: Vec<f64> = (0..len)
+                    .map(|t| bool_f(bits[t / 64] >> (t % 64) & 1 == 1))
+                    .collect();
+                Val::Col(self.push_col(format!("num:m{m}"), frame, col))
+            }
+            other => other,
+        }
+    }
+
+    /// First bar at which `v` has a value (NaN before: indicators warming up).
+    fn valid_from(&mut self, v: Val) -> usize {
+        match v {
+            Val::Const(_) | Val::Dyn(_) => 0,
+            Val::Mask(m) => self.mask_valid[m],
+            Val::Col(c) => {
+                if let Some(&f) = self.col_valid.get(&c) {
+                    return f;
+                }
+                let f = first_true_or_len(&self.cols[c]);
+                self.col_valid.insert(c, f);
+                f
+            }
+        }
+    }
+
+    fn push_mask(&mut self, key: String, bits: Vec<u64>, valid: usize) -> Val {
+        if let Some(&id) = self.mask_cache.get(&key) {
+            return Val::Mask(id);
+        }
+        let id = self.masks.len();
+        self.masks.push(bits);
+        self.mask_valid.push(valid);
+        self.mask_cache.insert(key, id);
+        Val::Mask(id)
+    }
+
+    /// A mask from a per-bar predicate.
+    fn mask_from(&self, len: usize, f: impl Fn(usize) -> bool) -> Vec<u64> {
+        pack(len, f)
+    }
+
+    /// Column of `v` in `frame`: borrowed for columns, materialised for constants.
+    fn col_of(&self, v: Val, frame: usize) -> Cow<'_, [f64]> {
+        match v {
+            Val::Const(x) => Cow::Owned(vec![x; self.frame_len(frame)]),
+            Val::Col(c) => Cow::Borrowed(&self.cols[c]),
+            Val::Mask(m) => {
+                let bits = &self.masks[m];
+                Cow::Owned(
+                    (0..self.frame_len(frame))
+                        .map(|t| bool_f(bits[t / 64] >> (t % 64) & 1 == 1))
+                        .collect(),
+                )
+            }
+            Val::Dyn(_) => Cow::Owned(Vec::new()),
+        }
+    }
+
+    /// Element access to `v` without materialising constants.
+    fn view(&self, v: Val) -> View<'_> {
+        match v {
+            Val::Col(c) => View::Col(&self.cols[c]),
+            Val::Mask(m) => View::Mask(&self.masks[m]),
+            Val::Const(x) => View::Const(x),
+            Val::Dyn(_) => View::Const(f64::NAN),
         }
     }
 
@@ -571,10 +727,13 @@ impl Compiler<'_> {
             ExprKind::Name(name) => self.name(name, e.pos, frame),
             ExprKind::Neg(a) => {
                 let v = self.lower(a, frame)?;
+                let v = self.numeric(v, frame);
                 Ok(match v {
+                    // Masks were turned into numeric columns just above.
+                    Val::Mask(_) => Val::Const(f64::NAN),
                     Val::Const(x) => Val::Const(-x),
                     Val::Col(c) => {
-                        let col = self.cols[c].iter().map(|x| -x).collect();
+                        let col: Vec<f64> = self.cols[c].iter().map(|x| -x).collect();
                         Val::Col(self.push_col(format!("neg:{c}"), frame, col))
                     }
                     Val::Dyn(id) => self.dyn_node(DynNode::Neg(id)),
@@ -584,8 +743,20 @@ impl Compiler<'_> {
                 let v = self.lower(a, frame)?;
                 Ok(match v {
                     Val::Const(x) => Val::Const(bool_f(!truthy(x))),
+                    Val::Mask(m) => {
+                        let len = self.frame_len(frame);
+                        let mut bits: Vec<u64> = self.masks[m].iter().map(|w| !w).collect();
+                        if !len.is_multiple_of(64)
+                            && let Some(last) = bits.last_mut()
+                        {
+                            *last &= (1u64 << (len % 64)) - 1;
+                        }
+                        let valid = self.mask_valid[m];
+                        self.push_mask(format!("not:m{m}"), bits, valid)
+                    }
                     Val::Col(c) => {
-                        let col = self.cols[c].iter().map(|&x| bool_f(!truthy(x))).collect();
+                        let col: Vec<f64> =
+                            self.cols[c].iter().map(|&x| bool_f(!truthy(x))).collect();
                         Val::Col(self.push_col(format!("not:{c}"), frame, col))
                     }
                     Val::Dyn(id) => self.dyn_node(DynNode::Not(id)),
@@ -599,7 +770,10 @@ impl Compiler<'_> {
             ExprKind::Lookback(a, k) => {
                 let v = self.lower(a, frame)?;
                 let v = self.static_only(v, e.pos, "a lookback")?;
+                let v = self.numeric(v, frame);
                 Ok(match v {
+                    // Masks were turned into numeric columns just above.
+                    Val::Mask(_) => Val::Const(f64::NAN),
                     Val::Const(x) => Val::Const(x),
                     Val::Col(c) => {
                         let src = &self.cols[c];
@@ -626,20 +800,48 @@ impl Compiler<'_> {
     }
 
     fn binary(&mut self, op: BinOp, x: Val, y: Val, frame: usize) -> Val {
+        let logical = matches!(op, BinOp::And | BinOp::Or);
+        let comparison = matches!(
+            op,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        );
         match (x, y) {
             (Val::Const(a), Val::Const(b)) => Val::Const(apply(op, a, b)),
             (Val::Dyn(_), _) | (_, Val::Dyn(_)) => {
                 let (a, b) = (self.as_dyn(x), self.as_dyn(y));
                 self.dyn_node(DynNode::Bin(op, a, b))
             }
+            (Val::Mask(a), Val::Mask(b)) if logical => {
+                let key = format!("bin:{}:m{a}:m{b}", op.symbol());
+                let bits: Vec<u64> = self.masks[a]
+                    .iter()
+                    .zip(&self.masks[b])
+                    .map(|(p, q)| if op == BinOp::And { p & q } else { p | q })
+                    .collect();
+                let valid = self.mask_valid[a].max(self.mask_valid[b]);
+                self.push_mask(key, bits, valid)
+            }
+            _ if logical || comparison => {
+                let key = format!("bin:{}:{}:{}", op.symbol(), key_of(x), key_of(y));
+                if let Some(&id) = self.mask_cache.get(&key) {
+                    return Val::Mask(id);
+                }
+                let valid = self.valid_from(x).max(self.valid_from(y));
+                let bits = {
+                    let (a, b) = (self.view(x), self.view(y));
+                    compare(op, a, b, self.frame_len(frame))
+                };
+                self.push_mask(key, bits, valid)
+            }
             _ => {
                 let key = format!("bin:{}:{}:{}", op.symbol(), key_of(x), key_of(y));
                 if let Some(&id) = self.cache.get(&key) {
                     return Val::Col(id);
                 }
-                let a = self.col_of(x, frame);
-                let b = self.col_of(y, frame);
-                let col = a.iter().zip(&b).map(|(&p, &q)| apply(op, p, q)).collect();
+                let (a, b) = (self.view(x), self.view(y));
+                let col: Vec<f64> = (0..self.frame_len(frame))
+                    .map(|i| apply(op, a.get(i), b.get(i)))
+                    .collect();
                 Val::Col(self.push_col(key, frame, col))
             }
         }
@@ -651,7 +853,7 @@ impl Compiler<'_> {
         }
         if name == "bar_index" {
             let n = self.frame_len(frame);
-            let col = (0..n).map(|i| i as f64).collect();
+            let col: Vec<f64> = (0..n).map(|i| i as f64).collect();
             return Ok(Val::Col(self.push_col(
                 format!("f{frame}:bar_index"),
                 frame,
@@ -756,7 +958,10 @@ impl Compiler<'_> {
         };
         let v = self.lower(a, fi)?;
         let v = self.static_only(v, pos, "another timeframe")?;
+        let v = self.numeric(v, fi);
         Ok(match v {
+            // Masks were turned into numeric columns just above.
+            Val::Mask(_) => Val::Const(f64::NAN),
             Val::Const(x) => Val::Const(x),
             Val::Col(c) => {
                 let key = format!("tf:{fi}:{c}");
@@ -765,7 +970,7 @@ impl Compiler<'_> {
                 }
                 let src = &self.cols[c];
                 let align = self.frames[fi].align.as_deref().unwrap_or(&[]);
-                let col = align
+                let col: Vec<f64> = align
                     .iter()
                     .map(|&j| if j == usize::MAX { f64::NAN } else { src[j] })
                     .collect();
@@ -797,35 +1002,49 @@ impl Compiler<'_> {
                 let y = self.lower(b, frame)?;
                 let y = self.static_only(y, b.pos, name)?;
                 let key = format!("{name}:{}:{}", key_of(x), key_of(y));
-                if let Some(&id) = self.cache.get(&key) {
-                    return Ok(Val::Col(id));
+                if let Some(&id) = self.mask_cache.get(&key) {
+                    return Ok(Val::Mask(id));
                 }
-                let (p, q) = (self.col_of(x, frame), self.col_of(y, frame));
+                let valid = self.valid_from(x).max(self.valid_from(y)) + 1;
                 let up = name == "crossover";
-                let mut col = vec![0.0; p.len()];
-                for t in 1..p.len() {
+                let bits = {
+                    let (p, q) = (self.view(x), self.view(y));
+                    let len = self.frame_len(frame);
                     // backtesting.py's definition: strictly below, then strictly above.
-                    let crossed = if up {
-                        p[t - 1] < q[t - 1] && p[t] > q[t]
-                    } else {
-                        p[t - 1] > q[t - 1] && p[t] < q[t]
-                    };
-                    col[t] = bool_f(crossed);
-                }
-                if p.len() <= 1 {
-                    col.fill(0.0);
-                }
-                Ok(Val::Col(self.push_col(key, frame, col)))
+                    match (p, q, up) {
+                        (View::Col(p), View::Col(q), true) => {
+                            pack(len, |t| t > 0 && p[t - 1] < q[t - 1] && p[t] > q[t])
+                        }
+                        (View::Col(p), View::Col(q), false) => {
+                            pack(len, |t| t > 0 && p[t - 1] > q[t - 1] && p[t] < q[t])
+                        }
+                        _ => self.mask_from(len, |t| {
+                            if t == 0 {
+                                return false;
+                            }
+                            let (p0, q0, p1, q1) = (p.get(t - 1), q.get(t - 1), p.get(t), q.get(t));
+                            if up {
+                                p0 < q0 && p1 > q1
+                            } else {
+                                p0 > q0 && p1 < q1
+                            }
+                        }),
+                    }
+                };
+                Ok(self.push_mask(key, bits, valid))
             }
             "abs" => {
                 let [a] = args else {
                     return Err(self.err(pos, "abs takes one value", None));
                 };
                 let v = self.lower(a, frame)?;
+                let v = self.numeric(v, frame);
                 Ok(match v {
+                    // Masks were turned into numeric columns just above.
+                    Val::Mask(_) => Val::Const(f64::NAN),
                     Val::Const(x) => Val::Const(x.abs()),
                     Val::Col(c) => {
-                        let col = self.cols[c].iter().map(|x| x.abs()).collect();
+                        let col: Vec<f64> = self.cols[c].iter().map(|x| x.abs()).collect();
                         Val::Col(self.push_col(format!("abs:{c}"), frame, col))
                     }
                     Val::Dyn(id) => self.dyn_node(DynNode::Abs(id)),
@@ -851,11 +1070,12 @@ impl Compiler<'_> {
                         })
                     }
                     _ => {
-                        let (p, q) = (self.col_of(x, frame), self.col_of(y, frame));
-                        let col = p
-                            .iter()
-                            .zip(&q)
-                            .map(|(a, b)| if is_min { a.min(*b) } else { a.max(*b) })
+                        let (p, q) = (self.view(x), self.view(y));
+                        let col: Vec<f64> = (0..self.frame_len(frame))
+                            .map(|i| {
+                                let (a, b) = (p.get(i), q.get(i));
+                                if is_min { a.min(b) } else { a.max(b) }
+                            })
                             .collect();
                         Val::Col(self.push_col(
                             format!("{name}:{}:{}", key_of(x), key_of(y)),
@@ -894,8 +1114,7 @@ impl Compiler<'_> {
                 if let Some(&id) = self.cache.get(&key) {
                     return Ok(Val::Col(id));
                 }
-                let src = self.col_of(x, frame);
-                let col = rolling_extreme(&src, w, name == "highest");
+                let col = rolling_extreme(&self.col_of(x, frame), w, name == "highest");
                 Ok(Val::Col(self.push_col(key, frame, col)))
             }
             _ => self.indicator(name, args, output, pos, frame),
@@ -995,6 +1214,9 @@ impl Compiler<'_> {
         .map_err(|e| self.err(pos, e.to_string(), None))?;
         let mut result = None;
         for (i, col) in outputs.into_iter().enumerate() {
+            if i == out_idx && frame == 0 {
+                self.indicator_warmup = self.indicator_warmup.max(first_true_or_len(&col));
+            }
             let id = self.push_col(format!("{base_key}:{i}"), frame, col);
             if i == out_idx {
                 result = Some(id);
@@ -1199,10 +1421,71 @@ impl Compiler<'_> {
     }
 }
 
+/// A value readable by index: a column or a broadcast constant.
+#[derive(Clone, Copy)]
+enum View<'s> {
+    Col(&'s [f64]),
+    Mask(&'s [u64]),
+    Const(f64),
+}
+
+impl View<'_> {
+    #[inline]
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            Self::Col(c) => c[i],
+            Self::Mask(m) => bool_f(m[i / 64] >> (i % 64) & 1 == 1),
+            Self::Const(x) => *x,
+        }
+    }
+}
+
+/// Packs a per-bar predicate into bits, 64 bars per word (the compiler keeps the inner loop
+/// branch-free).
+#[inline]
+fn pack(len: usize, f: impl Fn(usize) -> bool) -> Vec<u64> {
+    let mut bits = vec![0u64; len.div_ceil(64)];
+    for (w, word) in bits.iter_mut().enumerate() {
+        let base = w * 64;
+        let end = (base + 64).min(len);
+        let mut acc = 0u64;
+        for t in base..end {
+            acc |= u64::from(f(t)) << (t - base);
+        }
+        *word = acc;
+    }
+    bits
+}
+
+/// A comparison or logical operator applied bar by bar, specialised on the operand shapes
+/// so the common column-versus-column and column-versus-constant cases run without dispatch.
+fn compare(op: BinOp, a: View<'_>, b: View<'_>, len: usize) -> Vec<u64> {
+    fn by<F: Fn(f64, f64) -> bool + Copy>(a: View<'_>, b: View<'_>, len: usize, f: F) -> Vec<u64> {
+        match (a, b) {
+            (View::Col(x), View::Col(y)) => pack(len, |t| f(x[t], y[t])),
+            (View::Col(x), View::Const(c)) => pack(len, |t| f(x[t], c)),
+            (View::Const(c), View::Col(y)) => pack(len, |t| f(c, y[t])),
+            _ => pack(len, |t| f(a.get(t), b.get(t))),
+        }
+    }
+    match op {
+        BinOp::Lt => by(a, b, len, |x, y| x < y),
+        BinOp::Le => by(a, b, len, |x, y| x <= y),
+        BinOp::Gt => by(a, b, len, |x, y| x > y),
+        BinOp::Ge => by(a, b, len, |x, y| x >= y),
+        BinOp::Eq => by(a, b, len, |x, y| x == y),
+        BinOp::Ne => by(a, b, len, |x, y| x != y && !x.is_nan() && !y.is_nan()),
+        BinOp::And => by(a, b, len, |x, y| truthy(x) && truthy(y)),
+        BinOp::Or => by(a, b, len, |x, y| truthy(x) || truthy(y)),
+        _ => by(a, b, len, move |x, y| truthy(apply(op, x, y))),
+    }
+}
+
 fn key_of(v: Val) -> String {
     match v {
         Val::Const(x) => format!("k{}", x.to_bits()),
         Val::Col(c) => format!("c{c}"),
+        Val::Mask(m) => format!("m{m}"),
         Val::Dyn(d) => format!("d{d}"),
     }
 }

@@ -54,6 +54,30 @@ impl Strategy for SpecStrategy {
         &self.exec
     }
 
+    fn next_decision(&self, from: usize, side: i8) -> Option<usize> {
+        let p = &self.program;
+        let scale_in = self.exec.max_entries > 1;
+        let short = self.exec.allow_short;
+        let rules: &[(RuleKind, bool)] = match side {
+            1 => &[
+                (RuleKind::ExitLong, true),
+                (RuleKind::EntryShort, short),
+                (RuleKind::EntryLong, scale_in),
+            ],
+            -1 => &[
+                (RuleKind::ExitShort, true),
+                (RuleKind::EntryLong, true),
+                (RuleKind::EntryShort, scale_in),
+            ],
+            _ => &[(RuleKind::EntryLong, true), (RuleKind::EntryShort, short)],
+        };
+        rules
+            .iter()
+            .filter(|(_, on)| *on)
+            .filter_map(|(k, _)| p.next_possible(*k, from))
+            .min()
+    }
+
     fn warmup(&self) -> usize {
         self.program.warmup()
     }

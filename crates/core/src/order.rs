@@ -431,9 +431,14 @@ pub struct Position {
     /// Signed size in base units.
     #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
-    /// Average entry price of the open quantity (0 when flat).
+    /// Average entry price of the open quantity (0 when flat), for display: `cost / |quantity|`
+    /// rounded to 28 digits. Accounting uses `cost`, which is exact.
     #[serde(with = "rust_decimal::serde::str")]
     pub avg_price: Decimal,
+    /// Exact cost basis of the open quantity: the sum of price × quantity over the entry fills
+    /// still held (always >= 0; for a short, the proceeds).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost: Decimal,
     /// PnL realised by reducing or closing, in quote currency, before fees.
     #[serde(with = "rust_decimal::serde::str")]
     pub realized_pnl: Decimal,
@@ -449,6 +454,7 @@ impl Position {
             instrument,
             quantity: Decimal::ZERO,
             avg_price: Decimal::ZERO,
+            cost: Decimal::ZERO,
             realized_pnl: Decimal::ZERO,
             fees: Decimal::ZERO,
         }
@@ -462,33 +468,54 @@ impl Position {
         let same_direction = self.quantity.is_zero()
             || (self.quantity.is_sign_positive() == signed.is_sign_positive());
         if same_direction {
-            let new_qty = self.quantity + signed;
-            self.avg_price =
-                (self.avg_price * self.quantity.abs() + price * signed.abs()) / new_qty.abs();
-            self.quantity = new_qty;
+            self.quantity += signed;
+            self.cost += price * signed.abs();
+            self.avg_price = self.cost / self.quantity.abs();
             return Decimal::ZERO;
         }
-        let closing = signed.abs().min(self.quantity.abs());
-        let direction = if self.quantity.is_sign_positive() {
-            Decimal::ONE
+        let held = self.quantity.abs();
+        let closing = signed.abs().min(held);
+        let long = self.quantity.is_sign_positive();
+        // The cost leaving with the closed part. Rounding (a cost that does not divide evenly)
+        // only moves value between realised and unrealised PnL: the cost removed here is
+        // exactly the cost no longer held, so their sum stays exact.
+        // Rounded to the cost's own decimals, so `cost - released` and `proceeds - released`
+        // stay exact within the decimal's 28 digits.
+        let released = if closing == held {
+            self.cost
         } else {
-            Decimal::NEGATIVE_ONE
+            (self.cost * closing / held).round_dp(self.cost.scale())
         };
-        let pnl = (price - self.avg_price) * closing * direction;
+        let proceeds = price * closing;
+        let pnl = if long {
+            proceeds - released
+        } else {
+            released - proceeds
+        };
         self.realized_pnl += pnl;
+        self.cost -= released;
         self.quantity += signed;
         if self.quantity.is_zero() {
             self.avg_price = Decimal::ZERO;
-        } else if self.quantity.is_sign_positive() != direction.is_sign_positive() {
+            self.cost = Decimal::ZERO;
+        } else if self.quantity.is_sign_positive() != long {
             // Flipped through zero: the remainder opened at the fill price.
             self.avg_price = price;
+            self.cost = price * self.quantity.abs();
+        } else {
+            self.avg_price = self.cost / self.quantity.abs();
         }
         pnl
     }
 
-    /// Unrealised PnL at `mark`.
+    /// Unrealised PnL at `mark`, exactly (from the cost basis).
     pub fn unrealized_pnl(&self, mark: Price) -> Decimal {
-        (mark.as_decimal() - self.avg_price) * self.quantity
+        let value = mark.as_decimal() * self.quantity.abs();
+        if self.quantity.is_sign_positive() {
+            value - self.cost
+        } else {
+            self.cost - value
+        }
     }
 
     /// True when nothing is held.

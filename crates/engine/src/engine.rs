@@ -162,6 +162,7 @@ struct OpenTrade {
     fees: Decimal,
     realised: Decimal,
     entries: usize,
+    entry_orders: Vec<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -645,7 +646,25 @@ impl Engine {
     }
 
     fn place(&mut self, approved: RiskApproved<OrderIntent>, t: usize, ts: i64) -> u64 {
-        let intent = approved.into_inner();
+        let mut intent = approved.into_inner();
+        // Order prices live on the tick grid: limits round in the trader's favour, stops
+        // (triggers) away from the market, so neither fills worse than asked.
+        {
+            use crate::sim::{Round, on_tick};
+            let inst = &self.instruments[intent.instrument];
+            let buy = intent.side == Side::Buy;
+            let limit_dir = if buy { Round::Down } else { Round::Up };
+            let stop_dir = if buy { Round::Up } else { Round::Down };
+            match &mut intent.trigger {
+                Trigger::Market => {}
+                Trigger::Limit { price } => *price = on_tick(inst, *price, limit_dir).0,
+                Trigger::Stop { price } => *price = on_tick(inst, *price, stop_dir).0,
+                Trigger::StopLimit { stop, limit } => {
+                    *stop = on_tick(inst, *stop, stop_dir).0;
+                    *limit = on_tick(inst, *limit, limit_dir).0;
+                }
+            }
+        }
         let id = self.next_id;
         self.next_id += 1;
         let request = OrderRequest {
@@ -807,11 +826,6 @@ impl Engine {
         }
     }
 
-    /// Equity with instrument `i` valued at `price` (the others at their last close).
-    pub(crate) fn equity_at_price(&self, i: usize, price: f64) -> f64 {
-        self.equity_at(i, price)
-    }
-
     fn equity_at(&self, i: usize, price: f64) -> f64 {
         self.account.equity_f(&self.marks) + self.account.qty_f(i) * (price - self.marks[i])
     }
@@ -895,7 +909,7 @@ impl Engine {
             realised,
             before,
             after,
-            purpose,
+            (purpose, id),
         );
         let done = status == OrderStatus::Filled;
         if done {
@@ -1047,7 +1061,7 @@ impl Engine {
         realised: Decimal,
         before: Decimal,
         after: Decimal,
-        purpose: Purpose,
+        (purpose, order_id): (Purpose, u64),
     ) {
         let slot = &mut self.slots[i];
         let tr = &mut slot.trade;
@@ -1135,6 +1149,7 @@ impl Engine {
                         entry_notional: remainder * price,
                         fees: fee - fee * share,
                         entries: 1,
+                        entry_orders: vec![order_id],
                         ..OpenTrade::default()
                     };
                 }
@@ -1143,7 +1158,11 @@ impl Engine {
             tr.entry_qty += qty;
             tr.entry_notional += qty * price;
             tr.fees += fee;
-            tr.entries += 1;
+            // An entry order filled in several parts is still one entry.
+            if !tr.entry_orders.contains(&order_id) {
+                tr.entry_orders.push(order_id);
+                tr.entries += 1;
+            }
             tr.max_qty = tr.max_qty.max(after.abs());
         }
     }

@@ -235,7 +235,14 @@ impl Engine {
             self.cfg.slippage.bps / 10_000.0
         };
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
-        let mut price_f = raw_price * (1.0 + dir * slip);
+        // On the tick grid before sizing, so the size is computed at the price actually paid:
+        // taker fills round against the trader, maker (limit) fills in the trader's favour
+        // (never worse than the limit, which is itself on the grid).
+        let rounding = match (maker, side) {
+            (false, Side::Buy) | (true, Side::Sell) => Round::Up,
+            _ => Round::Down,
+        };
+        let (mut price_f, mut price_d) = on_tick(&inst, raw_price * (1.0 + dir * slip), rounding);
 
         // Quantity: resolved on the first fill, then fixed.
         let remaining =
@@ -245,6 +252,7 @@ impl Engine {
                 .max(Decimal::ZERO)
             } else {
                 let units = self.resolve_size(&self.orders[idx], price_f, fee_rate_f);
+                let _ = price_d;
                 let units = if size == Size::ClosePosition {
                     self.account.position(i).quantity.abs()
                 } else {
@@ -267,7 +275,7 @@ impl Engine {
                 }
                 if let Err(e) = inst.check_order(
                     Quantity::new(units).unwrap_or(Quantity::ZERO),
-                    inst.round_price(Price::try_from_f64(price_f).unwrap_or(Price::ZERO)),
+                    Price::new(price_d),
                 ) {
                     self.close_order(idx, t, ts, OrderStatus::Rejected, &e.to_string());
                     return;
@@ -296,7 +304,11 @@ impl Engine {
                 && bar.volume > 0.0
             {
                 let taken = crate::account::to_f64(qty) / (share * bar.volume);
-                price_f *= 1.0 + dir * self.cfg.slippage.bps / 10_000.0 * taken;
+                (price_f, price_d) = on_tick(
+                    &inst,
+                    price_f * (1.0 + dir * self.cfg.slippage.bps / 10_000.0 * taken),
+                    rounding,
+                );
             }
         }
         if qty.is_zero() {
@@ -305,22 +317,31 @@ impl Engine {
         // Spot (leverage 1): a buy that opens or adds to a long position must be paid for.
         let opening = (side == Side::Buy && held >= 0.0) || (side == Side::Sell && held <= 0.0);
         if opening {
-            let price_d = inst
-                .round_price(Price::try_from_f64(price_f).unwrap_or(Price::ZERO))
-                .as_decimal();
             let affordable = if side == Side::Buy && self.cfg.leverage <= 1.0 {
                 // Exact: spot cash must cover the cost and the fee.
                 let fee_d = price_d * qty * fee_rate;
                 self.account.cash() >= price_d * qty + fee_d
             } else {
-                // Margin: total exposure within equity × leverage (a double comparison: the
-                // limit is a policy, not a balance).
-                let notional = crate::account::to_f64(price_d * qty);
-                let exposure: f64 = (0..self.instruments.len())
-                    .map(|j| (self.account.qty_f(j) * self.last_close_or(j, price_f)).abs())
-                    .sum();
-                exposure + notional
-                    <= self.equity_at_price(i, price_f) * self.cfg.leverage * (1.0 + 1e-12)
+                // Margin (shorts, leverage): the positions after the fill, valued at the fill
+                // price for this instrument and the last close for the others, must be worth
+                // at most equity × leverage, equity taken before the fill at those prices.
+                // Exact decimal arithmetic, so the check is as strict as the ledger.
+                let mut equity = self.account.cash();
+                let mut exposure = Decimal::ZERO;
+                for j in 0..self.instruments.len() {
+                    let q = self.account.position(j).quantity;
+                    let px = if j == i {
+                        price_d
+                    } else {
+                        Price::try_from_f64(self.last_close_or(j, price_f))
+                            .map_or(Decimal::ZERO, Price::as_decimal)
+                    };
+                    equity += q * px;
+                    let after = if j == i { q + side.sign() * qty } else { q };
+                    exposure += (after * px).abs();
+                }
+                let leverage = Decimal::try_from(self.cfg.leverage).unwrap_or(Decimal::ONE);
+                exposure <= equity * leverage
             };
             if !affordable {
                 self.close_order(
@@ -336,7 +357,7 @@ impl Engine {
                 return;
             }
         }
-        let price = inst.round_price(Price::try_from_f64(price_f).unwrap_or(Price::ZERO));
+        let price = Price::new(price_d);
         let q = Quantity::new(qty).unwrap_or(Quantity::ZERO);
         let fee = price.as_decimal() * qty * fee_rate;
         if volume_left.is_finite() {
@@ -365,6 +386,35 @@ impl Engine {
             is_exit,
         )
     }
+}
+
+/// Direction of tick rounding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Round {
+    Up,
+    Down,
+}
+
+/// `x` on the instrument's tick grid (exactly, as a whole number of ticks), rounded in the
+/// given direction; values within 1e-9 of a tick count as on it. Without a tick size, the
+/// shortest decimal equal to `x`.
+pub(crate) fn on_tick(inst: &skeet_core::Instrument, x: f64, dir: Round) -> (f64, Decimal) {
+    if inst.tick_size.is_zero() || !x.is_finite() {
+        let d = Price::try_from_f64(x).map_or(Decimal::ZERO, Price::as_decimal);
+        return (x, d);
+    }
+    let tick = crate::account::to_f64(inst.tick_size);
+    let ticks = x / tick;
+    let nearest = ticks.round();
+    let n = if (ticks - nearest).abs() < 1e-9 {
+        nearest
+    } else if dir == Round::Up {
+        ticks.ceil()
+    } else {
+        ticks.floor()
+    };
+    let d = (Decimal::from_i128_with_scale(n as i128, 0) * inst.tick_size).normalize();
+    (crate::account::to_f64(d), d)
 }
 
 /// Decimal places kept for quantities of an instrument without a lot size.

@@ -286,6 +286,11 @@ impl Engine {
                 units
             };
         let mut qty = remaining;
+        if size == Size::ClosePosition {
+            // Several exits may work at once (a stop, a target, a trailing stop) and fill in
+            // parts; none may sell more than is still held, or a long would turn short.
+            qty = qty.min(self.account.position(i).quantity.abs());
+        }
         if volume_left.is_finite() {
             let cap = lot_down(&inst, volume_left.max(0.0));
             if tif == TimeInForce::Fok && cap < qty {

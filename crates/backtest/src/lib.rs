@@ -10,5 +10,5 @@ pub mod table;
 
 pub use runner::{
     BacktestError, CurvePoint, ENGINE_VERSION, Market, Report, RunConfig, RunOutput, run_spec,
-    run_strategy,
+    run_spec_portfolio, run_strategy,
 };

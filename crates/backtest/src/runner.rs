@@ -107,8 +107,10 @@ pub struct Report {
     pub spec_hash: Option<String>,
     /// Parameter values used.
     pub params: ParamValues,
-    /// Instrument traded.
+    /// Instrument traded (the first one, for a portfolio).
     pub instrument: InstrumentId,
+    /// Every instrument traded (one, except for portfolio runs).
+    pub instruments: Vec<InstrumentId>,
     /// Bar timeframe.
     pub timeframe: Timeframe,
     /// Content hash of the bars.
@@ -213,6 +215,263 @@ pub fn run_spec(
         },
         started,
     ))
+}
+
+/// Compiles and runs a spec over several instruments sharing one account (a portfolio): every
+/// instrument gets the spec's rules on its own bars; bars are processed in time order, all
+/// instruments' fills before anyone decides at a given time. Instruments must share a
+/// timeframe. Size entries as a share of equity (`pct_equity`): all-in would give the whole
+/// account to whichever instrument signals first.
+///
+/// # Errors
+/// A spec that does not compile against one of the series, empty data or mixed timeframes.
+pub fn run_spec_portfolio(
+    spec: &StrategySpec,
+    params: &ParamValues,
+    markets: &[Market],
+    cfg: &RunConfig,
+) -> Result<RunOutput, BacktestError> {
+    match markets {
+        [] => return Err(BacktestError::Data("no instruments to backtest".into())),
+        [one] => return run_spec(spec, params, one, cfg),
+        _ => {}
+    }
+    let tf = markets[0].timeframe;
+    if let Some(m) = markets.iter().find(|m| m.timeframe != tf) {
+        return Err(BacktestError::Data(format!(
+            "{} has {} bars and {} has {tf} bars; a portfolio runs on one timeframe",
+            m.instrument.id, m.timeframe, markets[0].instrument.id
+        )));
+    }
+    if let Some(m) = markets.iter().find(|m| m.bars.is_empty()) {
+        return Err(BacktestError::Data(format!(
+            "no bars for {}",
+            m.instrument.id
+        )));
+    }
+    let started = Instant::now();
+    let mut strategies = Vec::with_capacity(markets.len());
+    let mut buy_and_hold_from = Vec::with_capacity(markets.len());
+    for m in markets {
+        let b = &m.bars;
+        let program = compile(
+            spec,
+            params,
+            &SeriesData {
+                ts: b.ts(),
+                open: b.open(),
+                high: b.high(),
+                low: b.low(),
+                close: b.close(),
+                volume: b.volume(),
+                timeframe: tf,
+            },
+        )?;
+        buy_and_hold_from.push(program.indicator_warmup());
+        strategies.push(SpecStrategy::new(program, cfg.allow_short));
+    }
+    let compile_seconds = started.elapsed().as_secs_f64();
+    let mut engine = Engine::new(
+        EngineConfig {
+            initial_cash: cfg.cash,
+            currency: cfg.currency,
+            fill: cfg.fill,
+            slippage: cfg.slippage,
+            leverage: cfg.leverage,
+            risk: cfg.risk.clone(),
+        },
+        markets.iter().map(|m| m.instrument.clone()).collect(),
+    );
+    for (i, s) in strategies.iter().enumerate() {
+        let mut exec = s.execution().clone();
+        exec.allow_short |= cfg.allow_short;
+        engine.configure(i, &exec);
+    }
+    // The merged timeline and, per instrument, a cursor into its own bars.
+    let mut timeline: Vec<i64> = markets
+        .iter()
+        .flat_map(|m| m.bars.ts().iter().copied())
+        .collect();
+    timeline.sort_unstable();
+    timeline.dedup();
+    let tf_ns = tf.as_nanos();
+    let mut cursor = vec![0usize; markets.len()];
+    let mut equity = Vec::with_capacity(timeline.len());
+    let mut at_step: Vec<Option<usize>> = vec![None; markets.len()];
+    for &now in &timeline {
+        for (k, m) in markets.iter().enumerate() {
+            let c = cursor[k];
+            at_step[k] = (c < m.bars.len() && m.bars.ts()[c] == now).then_some(c);
+        }
+        let bar_of = |k: usize, t: usize| {
+            let b = &markets[k].bars;
+            BarRef {
+                ts: b.ts()[t],
+                close_ts: b.ts()[t] + tf_ns,
+                open: b.open()[t],
+                high: b.high()[t],
+                low: b.low()[t],
+                close: b.close()[t],
+                volume: b.volume()[t],
+            }
+        };
+        for (k, step) in at_step.iter().enumerate() {
+            if let Some(t) = *step {
+                engine.match_bar(k, t, &bar_of(k, t));
+            }
+        }
+        for (k, step) in at_step.iter().enumerate() {
+            if let Some(t) = *step {
+                engine.mark(k, markets[k].bars.close()[t]);
+            }
+        }
+        equity.push(engine.equity_f());
+        for (k, step) in at_step.iter().enumerate() {
+            if let Some(t) = *step {
+                let b = &markets[k].bars;
+                let view = BarsView::new(
+                    t,
+                    b.ts(),
+                    b.open(),
+                    b.high(),
+                    b.low(),
+                    b.close(),
+                    b.volume(),
+                );
+                engine.decide(k, t, &bar_of(k, t), view, &mut strategies[k]);
+                cursor[k] += 1;
+            }
+        }
+    }
+    let last_ts = timeline.last().copied().unwrap_or(0) + tf_ns;
+    let result = engine.finish(timeline.len().saturating_sub(1), last_ts);
+    let engine_seconds = started.elapsed().as_secs_f64();
+
+    // Buy and hold of the portfolio: equal weights, each from its first trading bar.
+    let bh: f64 = markets
+        .iter()
+        .zip(&buy_and_hold_from)
+        .map(|(m, &from)| {
+            let c = m.bars.close();
+            c[c.len() - 1] / c[from.min(c.len() - 1)] - 1.0
+        })
+        .sum::<f64>()
+        / markets.len() as f64;
+    let combined = Market {
+        instrument: markets[0].instrument.clone(),
+        timeframe: tf,
+        bars: BarSeries::new(),
+        data_hash: combined_hash(markets),
+    };
+    Ok(build_portfolio_report(
+        &combined,
+        markets,
+        cfg,
+        Identity {
+            name: spec.name.clone(),
+            spec_hash: Some(spec.hash()),
+            params: params.clone(),
+            warmup: strategies
+                .iter()
+                .map(SpecStrategy::warmup)
+                .max()
+                .unwrap_or(0),
+            buy_and_hold_from: 0,
+            compile_seconds,
+        },
+        result,
+        equity,
+        &timeline,
+        bh,
+        engine_seconds,
+    ))
+}
+
+fn combined_hash(markets: &[Market]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for m in markets {
+        h.update(m.instrument.id.to_string().as_bytes());
+        h.update(b"\0");
+        h.update(m.data_hash.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+#[expect(clippy::too_many_arguments, reason = "internal assembly of one report")]
+fn build_portfolio_report(
+    combined: &Market,
+    markets: &[Market],
+    cfg: &RunConfig,
+    id: Identity,
+    result: EngineResult,
+    equity: Vec<f64>,
+    timeline: &[i64],
+    buy_and_hold: f64,
+    engine_seconds: f64,
+) -> RunOutput {
+    let n = timeline.len();
+    let trades: Vec<TradeRecord> = result
+        .trades
+        .iter()
+        .map(|t| trade_record(t, &markets[t.instrument].instrument.id.to_string()))
+        .collect();
+    let mut final_equity = result.cash;
+    let mut open_position = Decimal::ZERO;
+    for (m, p) in markets.iter().zip(&result.open_positions) {
+        let last = m.bars.close()[m.bars.len() - 1];
+        let px = skeet_core::Price::try_from_f64(last).map_or(Decimal::ZERO, |p| p.as_decimal());
+        final_equity += p.quantity * px;
+        if open_position.is_zero() {
+            open_position = p.quantity;
+        }
+    }
+    let m = metrics::compute(&MetricsInput {
+        ts: timeline,
+        equity: &equity,
+        initial_cash: skeet_engine::account::to_f64(cfg.cash),
+        trades: &trades,
+        bars_in_market: metrics::bars_in_market_from_trades(&trades, n),
+        first_price: 1.0,
+        last_price: 1.0 + buy_and_hold,
+        bar_seconds: combined.timeframe.as_secs(),
+    });
+    let curve = sample_curve(timeline, &equity, cfg.curve_points);
+    let bars: usize = markets.iter().map(|m| m.bars.len()).sum();
+    let report = Report {
+        engine_version: ENGINE_VERSION.into(),
+        strategy: id.name,
+        spec_hash: id.spec_hash,
+        params: id.params,
+        instrument: combined.instrument.id,
+        instruments: markets.iter().map(|m| m.instrument.id).collect(),
+        timeframe: combined.timeframe,
+        data_hash: combined.data_hash.clone(),
+        config: cfg.clone(),
+        metrics: m,
+        final_equity: final_equity.normalize(),
+        final_cash: result.cash.normalize(),
+        open_position: open_position.normalize(),
+        trades,
+        orders: result.orders,
+        equity_curve: curve,
+        warmup_bars: id.warmup,
+        engine_seconds,
+        compile_seconds: id.compile_seconds,
+        bars_per_second: if engine_seconds > 0.0 {
+            bars as f64 / engine_seconds
+        } else {
+            0.0
+        },
+        events: result.events.len(),
+        warnings: warnings(&result.events),
+    };
+    RunOutput {
+        report,
+        equity,
+        events: result.events,
+    }
 }
 
 /// Runs a code strategy.
@@ -367,6 +626,7 @@ fn build_report(
         spec_hash: id.spec_hash,
         params: id.params,
         instrument: market.instrument.id,
+        instruments: vec![market.instrument.id],
         timeframe: market.timeframe,
         data_hash: market.data_hash.clone(),
         config: cfg.clone(),

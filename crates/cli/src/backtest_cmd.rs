@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use rust_decimal::Decimal;
-use skeet_backtest::{Market, RunConfig, run_spec, table};
+use skeet_backtest::{Market, RunConfig, table};
 use skeet_core::{Currency, Instrument, InstrumentId, Symbol, Timeframe, UnixNanos, Venue};
 use skeet_data::import::{ImportOptions, read_csv};
 use skeet_data::inspect::infer_timeframe;
@@ -26,9 +26,10 @@ pub(crate) struct BacktestArgs {
     /// CSV file of bars (any format `skeet data import` reads).
     #[arg(long, conflicts_with_all = ["symbol", "venue"])]
     data: Option<PathBuf>,
-    /// Symbol in the market data store (with --timeframe).
-    #[arg(long)]
-    symbol: Option<String>,
+    /// Symbol in the market data store (with --timeframe); repeat it to backtest a portfolio
+    /// sharing one account.
+    #[arg(long = "symbol")]
+    symbol: Vec<String>,
     /// Timeframe of the stored series; for --data, overrides the one inferred from the file.
     #[arg(long)]
     timeframe: Option<String>,
@@ -47,9 +48,19 @@ pub(crate) struct BacktestArgs {
     /// Starting cash.
     #[arg(long, default_value = "10000")]
     cash: String,
-    /// Fee rate per fill, maker and taker (0.001 = 0.1 %).
+    /// Fee rate per fill, maker and taker (0.001 = 0.1 %); overrides --fees.
     #[arg(long, default_value = "0")]
     commission: String,
+    /// Fee preset of a venue: binance, kraken, coinbase, alpaca (or none); --maker-fee and
+    /// --taker-fee override its parts.
+    #[arg(long)]
+    fees: Option<String>,
+    /// Fee rate for fills that add liquidity (limit orders).
+    #[arg(long)]
+    maker_fee: Option<String>,
+    /// Fee rate for fills that take liquidity (market and stop orders).
+    #[arg(long)]
+    taker_fee: Option<String>,
     /// Adverse slippage on market and stop fills, basis points.
     #[arg(long, default_value_t = 0.0)]
     slippage_bps: f64,
@@ -91,6 +102,54 @@ pub(crate) struct BacktestArgs {
     /// List the built-in templates and exit.
     #[arg(long)]
     list_templates: bool,
+}
+
+/// Published base-tier fee schedules (maker, taker) of the venues SKEET trades, as of 2026.
+const FEE_PRESETS: &[(&str, &str, &str)] = &[
+    ("binance", "0.001", "0.001"),
+    ("kraken", "0.0025", "0.004"),
+    ("coinbase", "0.004", "0.006"),
+    ("alpaca", "0", "0"),
+    ("none", "0", "0"),
+];
+
+/// Maker and taker fee rates from --fees, --commission, --maker-fee and --taker-fee (most
+/// specific wins).
+fn fee_rates(args: &BacktestArgs, commission: Decimal) -> anyhow::Result<(Decimal, Decimal)> {
+    let (mut maker, mut taker) = match &args.fees {
+        Some(name) => {
+            let Some(&(_, m, t)) = FEE_PRESETS
+                .iter()
+                .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+            else {
+                let names: Vec<&str> = FEE_PRESETS.iter().map(|(n, _, _)| *n).collect();
+                bail!(
+                    "--fees '{name}' is not a known venue; use one of {}",
+                    names.join(", ")
+                );
+            };
+            (decimal("fees", m)?, decimal("fees", t)?)
+        }
+        None => (commission, commission),
+    };
+    if args.fees.is_some() && !commission.is_zero() {
+        (maker, taker) = (commission, commission);
+    }
+    for (flag, value, slot) in [
+        ("maker-fee", &args.maker_fee, &mut maker),
+        ("taker-fee", &args.taker_fee, &mut taker),
+    ] {
+        if let Some(v) = value {
+            let d = decimal(flag, v)?;
+            if d < Decimal::new(-1, 2) || d >= Decimal::new(1, 1) {
+                bail!(
+                    "--{flag} {d} is out of range; use a fee rate from -0.01 (a rebate) to below 0.1"
+                );
+            }
+            *slot = d;
+        }
+    }
+    Ok((maker, taker))
 }
 
 fn parse_fill(s: &str) -> anyhow::Result<FillModel> {
@@ -170,9 +229,13 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
         );
     }
 
-    let mut market = load_market(data_dir, args)?;
-    market.instrument.maker_fee = commission;
-    market.instrument.taker_fee = commission;
+    let mut markets = load_markets(data_dir, args)?;
+    let (maker, taker) = fee_rates(args, commission)?;
+    for m in &mut markets {
+        m.instrument.maker_fee = maker;
+        m.instrument.taker_fee = taker;
+    }
+    let market = &markets[0];
     let cfg = RunConfig {
         cash,
         currency: market.instrument.quote,
@@ -230,8 +293,13 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         err,
-        "  cash {cash} {}, commission {commission}, slippage {} bps, fill {}, size {}, {}, lot {}",
+        "  cash {cash} {}, {}, slippage {} bps, fill {}, size {}, {}, lot {}",
         market.instrument.quote,
+        if maker == taker {
+            format!("commission {taker}")
+        } else {
+            format!("fees maker {maker} taker {taker}")
+        },
         args.slippage_bps,
         fill_name(fill),
         size_name(&spec.execution.sizing),
@@ -248,7 +316,20 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     );
     drop(err);
 
-    let out = run_spec(&spec, &params, &market, &cfg)?;
+    if markets.len() > 1 {
+        let mut err = std::io::stderr().lock();
+        let names: Vec<String> = markets
+            .iter()
+            .map(|m| m.instrument.id.to_string())
+            .collect();
+        let _ = writeln!(
+            err,
+            "  portfolio of {}: {}",
+            markets.len(),
+            names.join(", ")
+        );
+    }
+    let out = skeet_backtest::run_spec_portfolio(&spec, &params, &markets, &cfg)?;
     let r = &out.report;
     line(table::render(
         &r.metrics,
@@ -357,7 +438,27 @@ fn parse_bound(flag: &str, s: &Option<String>) -> anyhow::Result<Option<UnixNano
         .transpose()
 }
 
-fn load_market(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Market> {
+fn load_markets(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Vec<Market>> {
+    if args.data.is_some() || args.symbol.is_empty() {
+        return Ok(vec![load_market(data_dir, args, None)?]);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for s in &args.symbol {
+        let m = load_market(data_dir, args, Some(s))?;
+        if !seen.insert(m.instrument.id) {
+            bail!("--symbol {} is given twice", m.instrument.id.symbol);
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+fn load_market(
+    data_dir: &Path,
+    args: &BacktestArgs,
+    symbol: Option<&str>,
+) -> anyhow::Result<Market> {
     let from = parse_bound("from", &args.from)?;
     let to = parse_bound("to", &args.to)?;
     if let (Some(f), Some(t)) = (from, to)
@@ -365,7 +466,7 @@ fn load_market(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<Market> {
     {
         bail!("--from {f} is after --to {t}");
     }
-    let (id, timeframe, bars, lot_default) = match (&args.data, &args.symbol) {
+    let (id, timeframe, bars, lot_default) = match (&args.data, symbol) {
         (Some(path), _) => {
             let imported = read_csv(path, &ImportOptions::default(), &NoProgress)?;
             let bars = imported.bars;

@@ -314,3 +314,34 @@ fn an_impossible_order_is_explained_not_fatal() {
         "{orders:?}"
     );
 }
+
+#[test]
+fn fee_presets_and_overrides() {
+    let data = goog();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--data", data.as_str(), "--strategy", "sma_cross"];
+        args.extend(extra);
+        let out = skeet(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert!(run(&["--fees", "kraken"]).contains(", fees maker 0.0025 taker 0.004,"));
+    assert!(run(&["--fees", "binance"]).contains(", commission 0.001,"));
+    assert!(
+        run(&["--fees", "kraken", "--taker-fee", "0.003"])
+            .contains(", fees maker 0.0025 taker 0.003,")
+    );
+    assert!(run(&["--fees", "kraken", "--commission", "0.002"]).contains(", commission 0.002,"));
+    assert_eq!(
+        sma_fails(&["--fees", "ftx"]),
+        "error: --fees 'ftx' is not a known venue; use one of binance, kraken, coinbase, alpaca, none"
+    );
+    assert_eq!(
+        sma_fails(&["--maker-fee", "0.5"]),
+        "error: --maker-fee 0.5 is out of range; use a fee rate from -0.01 (a rebate) to below 0.1"
+    );
+}

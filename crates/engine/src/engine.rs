@@ -794,6 +794,13 @@ impl Engine {
         }
         let equity = self.equity_at(i, price);
         let held = self.account.qty_f(i);
+        // backtesting.py's margin: equity less the value of every open position over the
+        // leverage (with leverage 1 and a long book, exactly the cash).
+        let margin_used: f64 = (0..self.instruments.len())
+            .map(|j| (self.account.qty_f(j) * if j == i { price } else { self.marks[j] }).abs())
+            .sum::<f64>()
+            / self.cfg.leverage;
+        let available = (equity - margin_used).max(0.0);
         let affordable = |value: f64| -> f64 {
             // backtesting.py's all-in arithmetic: a fraction of 1 - 2^-52 of the available
             // equity, over the price plus the per-unit commission.
@@ -804,24 +811,13 @@ impl Engine {
         match wo.intent.size {
             Size::ClosePosition => held.abs(),
             Size::Units(q) => q,
-            Size::AllIn => {
-                let used = (held * price).abs();
-                affordable((equity - used).max(0.0))
-            }
-            // Percentages and quote amounts are capped at what the equity can pay, fees
+            Size::AllIn => affordable(available),
+            // Percentages and quote amounts are capped at what the margin can pay, fees
             // included (all-in's formula), so 100 % of equity still leaves room for the fee.
-            Size::PctEquity(pct) => {
-                let used = (held * price).abs();
-                ((equity * pct / 100.0) / price).min(affordable((equity - used).max(0.0)))
-            }
-            Size::Quote(amount) => {
-                let used = (held * price).abs();
-                (amount / price).min(affordable((equity - used).max(0.0)))
-            }
+            Size::PctEquity(pct) => ((equity * pct / 100.0) / price).min(affordable(available)),
+            Size::Quote(amount) => (amount / price).min(affordable(available)),
             Size::Risk { pct, distance } => {
-                let by_risk = (equity * pct / 100.0) / distance;
-                let used = (held * price).abs();
-                by_risk.min(affordable((equity - used).max(0.0)))
+                ((equity * pct / 100.0) / distance).min(affordable(available))
             }
         }
     }

@@ -37,13 +37,7 @@ fn two_instruments_share_one_account_exactly() {
     let a = market("AAA/USD", 1, 2_000);
     let mut b = market("BBB/USD", 2, 2_000);
     b.bars = b.bars.slice(100, 2_000);
-    let out = run_spec_portfolio(
-        &spec,
-        &params,
-        &[a.clone(), b.clone()],
-        &RunConfig::default(),
-    )
-    .unwrap();
+    let out = run_spec_portfolio(&spec, &params, &[a.clone(), b], &RunConfig::default()).unwrap();
     let r = &out.report;
     assert_eq!(r.instruments.len(), 2);
     let traded: std::collections::BTreeSet<&str> =

@@ -131,7 +131,8 @@ pub struct Report {
     pub orders: Vec<skeet_engine::OrderRecord>,
     /// Sampled equity and drawdown curve.
     pub equity_curve: Vec<CurvePoint>,
-    /// First bar where every rule input had a value.
+    /// First bar at which a rule can fire: every rule input has a value (a crossover needs one
+    /// bar more than its averages).
     pub warmup_bars: usize,
     /// Compile + simulation time, seconds.
     pub engine_seconds: f64,

@@ -231,7 +231,8 @@ impl Program {
         &self.exec
     }
 
-    /// First bar at which every rule input has a value.
+    /// First bar at which a rule can fire: every rule input has a value there (a crossover
+    /// needs one bar more than its inputs).
     pub fn warmup(&self) -> usize {
         self.warmup
     }

@@ -134,7 +134,6 @@ const BOLLINGER_BREAKOUT: &str = r#"{
     "period": { "int": [10, 50], "step": 5, "default": 20 },
     "width": { "float": [1.0, 3.0], "step": 0.5, "default": 2.0 }
   },
-  "indicators": { "bb": "bbands(close, $period, $width, $width)" },
   "entry": { "long": "close > bbands(close, $period, $width, $width).upper", "short": "close < bbands(close, $period, $width, $width).lower" },
   "exit": { "long": "close < bbands(close, $period, $width, $width).middle", "short": "close > bbands(close, $period, $width, $width).middle" }
 }"#;

@@ -4,9 +4,14 @@
 //! the engine and its simulated venue over bars, performance [`metrics`] and the terminal
 //! [`table`].
 
+pub mod bias;
 pub mod metrics;
+pub mod montecarlo;
+pub mod optimize;
 pub mod runner;
+pub mod stats;
 pub mod table;
+pub mod walkforward;
 
 pub use runner::{
     BacktestError, CurvePoint, ENGINE_VERSION, Market, Report, RunConfig, RunOutput, run_spec,

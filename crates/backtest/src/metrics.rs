@@ -297,18 +297,9 @@ pub fn compute(input: &MetricsInput<'_>) -> Metrics {
     let cagr_pct = growth.and_then(|g| cagr_pct(g, years));
 
     let periods_per_year = periods_per_year(n, years, input.bar_seconds);
-    let risk = returns(equity)
-        .map(|r| ReturnRisk::of(&r, periods_per_year))
-        .unwrap_or_default();
-
-    let drawdown = drawdown_curve(equity);
-    let max_drawdown_pct = drawdown
-        .iter()
-        .copied()
-        .reduce(f64::min)
-        .map_or(0.0, |d| d * 100.0);
-    let (max_drawdown_duration_bars, max_drawdown_duration_days) =
-        drawdown_durations(&drawdown, ts);
+    let risk = ReturnRisk::of_equity(equity, periods_per_year);
+    let (max_drawdown_pct, max_drawdown_duration_bars, max_drawdown_duration_days) =
+        drawdown_stats(equity, ts);
     let calmar = match cagr_pct {
         Some(c) if max_drawdown_pct < 0.0 => finite(c / max_drawdown_pct.abs()),
         _ => None,
@@ -453,6 +444,44 @@ struct ReturnRisk {
 }
 
 impl ReturnRisk {
+    /// The same numbers as [`ReturnRisk::of`] over [`returns`], computed in two passes over
+    /// the equity without materialising the returns (an optimiser computes this for every
+    /// trial). The additions happen in the same order, so the results are bit-identical.
+    fn of_equity(equity: &[f64], periods_per_year: Option<f64>) -> Self {
+        if equity.iter().any(|e| !e.is_finite()) || equity.windows(2).any(|w| w[0] <= 0.0) {
+            return returns(equity)
+                .map(|r| Self::of(&r, periods_per_year))
+                .unwrap_or_default();
+        }
+        let count = equity.len().saturating_sub(1);
+        let Some(ppy) = periods_per_year else {
+            return Self::default();
+        };
+        if count < 2 {
+            return Self::default();
+        }
+        let ret = |w: &[f64]| w[1] / w[0] - 1.0;
+        let mean = equity.windows(2).map(ret).sum::<f64>() / count as f64;
+        let ss: f64 = equity.windows(2).map(|w| (ret(w) - mean).powi(2)).sum();
+        let std = finite((ss / (count - 1) as f64).sqrt());
+        let downside = (equity
+            .windows(2)
+            .map(|w| ret(w).min(0.0).powi(2))
+            .sum::<f64>()
+            / count as f64)
+            .sqrt();
+        let annualiser = ppy.sqrt();
+        Self {
+            volatility_pct: std.and_then(|s| finite(s * annualiser * 100.0)),
+            sharpe: std
+                .filter(|&s| non_zero_spread(s, mean))
+                .and_then(|s| finite(mean / s * annualiser)),
+            sortino: (downside > 0.0)
+                .then(|| mean / downside * annualiser)
+                .and_then(finite),
+        }
+    }
+
     fn of(returns: &[f64], periods_per_year: Option<f64>) -> Self {
         let (Some(ppy), Some(mean)) = (periods_per_year, mean(returns)) else {
             return Self::default();
@@ -585,7 +614,53 @@ fn nanos_to_days(nanos: i64) -> f64 {
     nanos as f64 / NANOS_PER_DAY
 }
 
+/// Max drawdown (percent) and the longest drawdown stretch (bars, days) in one pass, with
+/// [`drawdown_curve`]'s definition and the drawdown-duration rules of the module docs, without materialising
+/// the curve.
+fn drawdown_stats(equity: &[f64], ts: &[i64]) -> (f64, usize, f64) {
+    let mut peak = f64::NEG_INFINITY;
+    let mut min_dd: Option<f64> = None;
+    let mut best_bars = 0;
+    let mut best_days: f64 = 0.0;
+    let mut peak_at = 0;
+    let mut under_water = false;
+    for (i, &e) in equity.iter().enumerate() {
+        if !e.is_nan() {
+            peak = peak.max(e);
+        }
+        let d = if e >= peak {
+            0.0
+        } else if peak > 0.0 && peak.is_finite() {
+            (e / peak - 1.0).clamp(-1.0, 0.0)
+        } else {
+            -1.0
+        };
+        min_dd = Some(min_dd.map_or(d, |m: f64| m.min(d)));
+        if d < 0.0 {
+            under_water = true;
+        } else {
+            if under_water {
+                best_bars = best_bars.max(i - peak_at);
+                best_days = best_days.max(nanos_to_days(ts[i].saturating_sub(ts[peak_at])));
+            }
+            peak_at = i;
+            under_water = false;
+        }
+    }
+    if under_water && !equity.is_empty() {
+        let last = equity.len() - 1;
+        best_bars = best_bars.max(last - peak_at);
+        best_days = best_days.max(nanos_to_days(ts[last].saturating_sub(ts[peak_at])));
+    }
+    (
+        min_dd.map_or(0.0, |d| d * 100.0),
+        best_bars,
+        finite(best_days).unwrap_or(0.0),
+    )
+}
+
 /// Longest drawdown stretch as (bars, days), each maximised on its own.
+#[cfg(test)]
 fn drawdown_durations(drawdown: &[f64], ts: &[i64]) -> (usize, f64) {
     let mut best_bars = 0;
     let mut best_days: f64 = 0.0;

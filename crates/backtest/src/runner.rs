@@ -63,6 +63,14 @@ pub struct RunConfig {
     /// only. Results are identical either way (tested); off only to prove that.
     #[serde(default = "yes")]
     pub skip_quiet_bars: bool,
+    /// Bars before this index only warm indicators up: no decisions, no trades, and the
+    /// metrics cover the bars from here on (walk-forward's out-of-sample windows).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trade_from: usize,
+}
+
+fn is_zero(x: &usize) -> bool {
+    *x == 0
 }
 
 fn yes() -> bool {
@@ -81,6 +89,7 @@ impl Default for RunConfig {
             risk: RiskLimits::default(),
             curve_points: 2_000,
             skip_quiet_bars: true,
+            trade_from: 0,
         }
     }
 }
@@ -541,7 +550,9 @@ fn drive<S: Strategy + ?Sized>(
     let (ts, open, high, low, close, volume) =
         (b.ts(), b.open(), b.high(), b.low(), b.close(), b.volume());
     let mut equity = Vec::with_capacity(n);
-    let mut t = 0;
+    let mut t = cfg.trade_from.min(n);
+    // Warm-up bars: nothing can happen (flat, no orders); only mark to market.
+    engine.mark_quiet_run(0, &close[..t], &mut equity);
     while t < n {
         let bar = BarRef {
             ts: ts[t],
@@ -604,10 +615,12 @@ fn build_report(
     let last_px =
         skeet_core::Price::try_from_f64(last_close).map_or(Decimal::ZERO, |p| p.as_decimal());
     let final_equity = (result.cash + position * last_px).normalize();
-    let first_price = b.close()[id.buy_and_hold_from.min(n - 1)];
+    // With a warm-up prefix (walk-forward), metrics and buy-and-hold cover the traded part.
+    let from = cfg.trade_from.min(n - 1);
+    let first_price = b.close()[id.buy_and_hold_from.max(from).min(n - 1)];
     let m = metrics::compute(&MetricsInput {
-        ts: b.ts(),
-        equity: &equity,
+        ts: &b.ts()[from..],
+        equity: &equity[from..],
         initial_cash: skeet_engine::account::to_f64(cfg.cash),
         trades: &trades,
         bars_in_market: metrics::bars_in_market_from_trades(&trades, n) + open_bars(&result, n),
@@ -615,7 +628,7 @@ fn build_report(
         last_price: last_close,
         bar_seconds: market.timeframe.as_secs(),
     });
-    let curve = sample_curve(b.ts(), &equity, cfg.curve_points);
+    let curve = sample_curve(&b.ts()[from..], &equity[from..], cfg.curve_points);
     let bars_per_second = if engine_seconds > 0.0 {
         n as f64 / engine_seconds
     } else {
@@ -727,26 +740,33 @@ fn trade_record(t: &Trade, instrument: &str) -> TradeRecord {
 }
 
 fn sample_curve(ts: &[i64], equity: &[f64], points: usize) -> Vec<CurvePoint> {
-    let dd = metrics::drawdown_curve(equity);
     let n = equity.len();
     if n == 0 || points == 0 {
         return Vec::new();
     }
     let step = n.div_ceil(points.max(1)).max(1);
-    let mut out: Vec<CurvePoint> = (0..n)
-        .step_by(step)
-        .map(|i| CurvePoint {
-            ts: ts[i],
-            equity: equity[i],
-            drawdown: dd[i],
-        })
-        .collect();
-    if out.last().map(|p| p.ts) != Some(ts[n - 1]) {
-        out.push(CurvePoint {
-            ts: ts[n - 1],
-            equity: equity[n - 1],
-            drawdown: dd[n - 1],
-        });
+    // Running peak in one pass (the drawdown of `metrics::drawdown_curve`), keeping only the
+    // sampled points.
+    let mut out = Vec::with_capacity(n / step + 2);
+    let mut peak = f64::NEG_INFINITY;
+    for (i, &e) in equity.iter().enumerate() {
+        if !e.is_nan() {
+            peak = peak.max(e);
+        }
+        if i % step == 0 || i == n - 1 {
+            let drawdown = if e >= peak {
+                0.0
+            } else if peak > 0.0 && peak.is_finite() {
+                (e / peak - 1.0).clamp(-1.0, 0.0)
+            } else {
+                -1.0
+            };
+            out.push(CurvePoint {
+                ts: ts[i],
+                equity: e,
+                drawdown,
+            });
+        }
     }
     out
 }

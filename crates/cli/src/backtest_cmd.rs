@@ -1,5 +1,11 @@
 //! `skeet backtest`: run a strategy (a JSON spec or a built-in template) over bars from a CSV
 //! file or the market data store; print a readable report and optionally write the JSON one.
+//!
+//! With `--check-bias` the run is followed by the look-ahead check
+//! ([`skeet_backtest::bias`]): one summary line (and the biased items), a `bias_check` object
+//! at the top level of the JSON report, and exit status 2 when anything changed on truncated
+//! data (0 when clean; 1 remains every error). A spec that sets `allow_lookahead` gets a
+//! warning line on every run.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use rust_decimal::Decimal;
+use skeet_backtest::bias::{BiasConfig, check_spec};
 use skeet_backtest::{Market, RunConfig, table};
 use skeet_core::{Currency, Instrument, InstrumentId, Symbol, Timeframe, UnixNanos, Venue};
 use skeet_data::import::{ImportOptions, read_csv};
@@ -102,7 +109,30 @@ pub(crate) struct BacktestArgs {
     /// List the built-in templates and exit.
     #[arg(long)]
     list_templates: bool,
+    /// After the backtest, rerun the strategy on truncated data and report every indicator
+    /// value, signal or order that changes when future bars are removed; exit status 2 if any
+    /// does.
+    #[arg(long)]
+    check_bias: bool,
+    /// Evenly spaced cut points of --check-bias, from the warm-up to the end (the runs without
+    /// the last 1, 2 and 3 bars are added).
+    #[arg(long, default_value_t = 20, requires = "check_bias")]
+    bias_cuts: usize,
 }
+
+/// The JSON report with the look-ahead check's result as one more top-level field.
+#[derive(serde::Serialize)]
+struct WithBiasCheck<'a> {
+    #[serde(flatten)]
+    report: &'a skeet_backtest::Report,
+    bias_check: &'a skeet_backtest::bias::BiasReport,
+}
+
+/// Exit status of `skeet backtest --check-bias` when look-ahead bias was found.
+const EXIT_BIAS_FOUND: i32 = 2;
+
+/// Most biased items listed under the summary line.
+const BIASED_ITEMS_SHOWN: usize = 10;
 
 /// Published base-tier fee schedules (maker, taker) of the venues SKEET trades, as of 2026.
 const FEE_PRESETS: &[(&str, &str, &str)] = &[
@@ -222,6 +252,12 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     {
         bail!("--volume-share {v} is out of range; use a fraction above 0 and at most 1");
     }
+    if args.check_bias && !(1..=10_000).contains(&args.bias_cuts) {
+        bail!(
+            "--bias-cuts {} is out of range; use 1 to 10000",
+            args.bias_cuts
+        );
+    }
     if !(args.leverage >= 1.0 && args.leverage <= 100.0) {
         bail!(
             "--leverage {} is out of range; use 1 (no leverage) to 100",
@@ -230,6 +266,9 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     }
 
     let mut markets = load_markets(data_dir, args)?;
+    if args.check_bias && markets.len() > 1 {
+        bail!("--check-bias checks one instrument at a time; give a single --symbol (or --data)");
+    }
     let (maker, taker) = fee_rates(args, commission)?;
     for m in &mut markets {
         m.instrument.maker_fee = maker;
@@ -314,6 +353,12 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
             market.instrument.lot_size.to_string()
         },
     );
+    if spec.allow_lookahead {
+        let _ = writeln!(
+            err,
+            "warning: this spec sets \"allow_lookahead\": its rules read future bars, so these results cannot be achieved in trading; never run it in a bot (--check-bias shows where the future leaks in)"
+        );
+    }
     drop(err);
 
     if markets.len() > 1 {
@@ -348,14 +393,45 @@ pub(crate) fn run(data_dir: &Path, args: &BacktestArgs) -> anyhow::Result<()> {
     for w in &r.warnings {
         line(format!("warning: {w}"));
     }
+    let bias = if args.check_bias {
+        let bias_cfg = BiasConfig {
+            cuts: args.bias_cuts,
+            ..BiasConfig::default()
+        };
+        let report = check_spec(&spec, &params, market, &cfg, &bias_cfg)?;
+        line(report.summary());
+        for item in report.biased.iter().take(BIASED_ITEMS_SHOWN) {
+            line(format!("  biased: {item}"));
+        }
+        if report.biased.len() > BIASED_ITEMS_SHOWN {
+            line(format!(
+                "  ... and {} more (see bias_check in the JSON report)",
+                report.biased.len() - BIASED_ITEMS_SHOWN
+            ));
+        }
+        Some(report)
+    } else {
+        None
+    };
     if let Some(path) = &args.output {
-        let json = serde_json::to_string_pretty(r)?;
+        let json = match &bias {
+            Some(b) => serde_json::to_string_pretty(&WithBiasCheck {
+                report: r,
+                bias_check: b,
+            })?,
+            None => serde_json::to_string_pretty(r)?,
+        };
         if path.as_os_str() == "-" {
             line(json);
         } else {
             write_atomic(path, json.as_bytes())?;
             line(format!("report written to {}", path.display()));
         }
+    }
+    if bias.is_some_and(|b| !b.clean) {
+        // Not an error (the run and the check succeeded): a distinct status for scripts and CI.
+        let _ = std::io::stdout().flush();
+        std::process::exit(EXIT_BIAS_FOUND);
     }
     Ok(())
 }

@@ -8,7 +8,9 @@ mod backtest_cmd;
 mod data_cmd;
 mod demo_cmd;
 mod indicators_cmd;
+mod optimize_cmd;
 mod output;
+mod run_args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,10 @@ enum Command {
     Indicators(indicators_cmd::IndicatorsArgs),
     /// Backtest a strategy on bars from a CSV file or the market data store.
     Backtest(Box<backtest_cmd::BacktestArgs>),
+    /// Search a strategy's parameters (grid, random or Bayesian), in parallel.
+    Optimize(Box<optimize_cmd::OptimizeArgs>),
+    /// Walk-forward analysis: optimise in sample, trade out of sample, stitch the results.
+    Walkforward(Box<optimize_cmd::WalkForwardArgs>),
     /// Generate the demo dataset (once) and print a summary with indicator readings.
     Demo,
 }
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
         Command::Indicators(args) => indicators_cmd::run(&args),
         Command::Demo => demo_cmd::run(&cli.data_dir),
         Command::Backtest(args) => backtest_cmd::run(&cli.data_dir, &args),
+        Command::Optimize(args) => optimize_cmd::run_optimize(&cli.data_dir, &args),
+        Command::Walkforward(args) => optimize_cmd::run_walkforward(&cli.data_dir, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! progress bars that appear only when work takes long enough to need them.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,8 +19,29 @@ pub(crate) fn print_error(err: &anyhow::Error) {
     let _ = writeln!(stderr, "error: {}", msg.replace('\n', " "));
 }
 
-/// Writes a line to stdout, ignoring a closed pipe (`skeet data ls | head`).
+/// Set when stdout carries machine-readable output (`--output -`): the human summary then
+/// goes to stderr so that `skeet optimize ... -o - | jq` sees JSON only.
+static TEXT_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Sends every later [`line`] to stderr; stdout is kept for [`data`].
+pub(crate) fn text_to_stderr() {
+    TEXT_TO_STDERR.store(true, Ordering::Relaxed);
+}
+
+/// Writes a line of the human summary to stdout (stderr after [`text_to_stderr`]),
+/// ignoring a closed pipe (`skeet data ls | head`).
 pub(crate) fn line(text: impl AsRef<str>) {
+    if TEXT_TO_STDERR.load(Ordering::Relaxed) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{}", text.as_ref());
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", text.as_ref());
+    }
+}
+
+/// Writes machine-readable output (JSON) to stdout, ignoring a closed pipe.
+pub(crate) fn data(text: impl AsRef<str>) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{}", text.as_ref());
 }

@@ -6,8 +6,13 @@
 //!
 //! Invariants:
 //! - Causality: the value of any column at bar `t` depends only on bars `0..=t`. Lookbacks
-//!   (`x[k]`) shift towards the past only; higher timeframes (`x@4h`) use the last *completed*
-//!   higher bar as of bar `t`'s close; indicators are causal by construction.
+//!   (`x[k]`) shift towards the past; higher timeframes (`x@4h`) use the last *completed*
+//!   higher bar as of bar `t`'s close; indicators are causal by construction. The one
+//!   exception is a negative lookback (`x[-k]`, the value `k` bars ahead, NaN past the end),
+//!   refused unless the spec sets `allow_lookahead` (research labels only).
+//! - [`compile_traced`] returns, besides the program, every base-timeframe column computed
+//!   for a named indicator or a rule sub-expression, so a check can compare them between runs
+//!   (the look-ahead check does). Tracing only copies columns out; the program is the same.
 //! - Identical sub-expressions are computed once (structural hashing over column ids), so
 //!   `sma(close,10)` written in three rules costs one SMA.
 //! - Evaluating a rule at a bar allocates nothing and interprets no text.
@@ -383,6 +388,33 @@ struct Compiler<'a> {
     stack: Vec<String>,
     /// The JSON path of the rule being compiled (for errors).
     path: String,
+    /// Base-frame values of sub-expressions with their labels, when tracing.
+    trace: Option<Vec<(String, String, Val)>>,
+    /// Keys (see `key_of`) of the traced values.
+    traced: std::collections::HashSet<String>,
+}
+
+/// A column the compiler computed in batch for a named indicator or a rule sub-expression,
+/// kept by [`compile_traced`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TracedColumn {
+    /// JSON path of the indicator or rule that first computes it (`indicators.fast_ma`,
+    /// `entry.long`): identical sub-expressions are computed once and traced once.
+    pub path: String,
+    /// The sub-expression in canonical form (`sma(close, $fast)`, see [`Expr`]'s `Display`).
+    pub expr: String,
+    /// One value per bar of the base timeframe (a higher-timeframe expression as aligned to
+    /// the base bars); conditions are 1 (true) or 0 (false).
+    pub values: Vec<f64>,
+    /// Whether the column is a condition (0/1).
+    pub boolean: bool,
+}
+
+impl TracedColumn {
+    /// `path: expr`, the column's name in reports.
+    pub fn name(&self) -> String {
+        format!("{}: {}", self.path, self.expr)
+    }
 }
 
 /// Compiles `spec` with `params` against `data`.
@@ -395,6 +427,31 @@ pub fn compile<'a>(
     params: &'a ParamValues,
     data: &SeriesData<'a>,
 ) -> Result<Program, SpecError> {
+    compile_inner(spec, params, data, false).map(|(p, _)| p)
+}
+
+/// [`compile`], also returning every base-timeframe column computed for a named indicator or
+/// a rule sub-expression, in the order they were first computed (indicators first, then
+/// `entry.long`, `entry.short`, `exit.long`, `exit.short`; inner expressions before outer
+/// ones). Price fields, `bar_index`, constants and position-dependent parts are left out.
+/// Costs one copy of each traced column.
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_traced<'a>(
+    spec: &'a StrategySpec,
+    params: &'a ParamValues,
+    data: &SeriesData<'a>,
+) -> Result<(Program, Vec<TracedColumn>), SpecError> {
+    compile_inner(spec, params, data, true)
+}
+
+fn compile_inner<'a>(
+    spec: &'a StrategySpec,
+    params: &'a ParamValues,
+    data: &SeriesData<'a>,
+    trace: bool,
+) -> Result<(Program, Vec<TracedColumn>), SpecError> {
     let n = data.len();
     for (name, len) in [
         ("ts", data.ts.len()),
@@ -437,6 +494,8 @@ pub fn compile<'a>(
         nodes: Vec::new(),
         stack: Vec::new(),
         path: String::new(),
+        trace: trace.then(Vec::new),
+        traced: std::collections::HashSet::new(),
     };
     for tf_text in &spec.universe.extra_timeframes {
         let tf: Timeframe = tf_text.parse().map_err(|e: skeet_core::ValidationError| {
@@ -516,6 +575,32 @@ pub fn compile<'a>(
             }
         }
     }
+    let traced = c
+        .trace
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, expr, v)| {
+            let (values, boolean) = match v {
+                Val::Mask(m) => {
+                    let bits = &c.masks[m];
+                    let col = (0..n)
+                        .map(|t| bool_f(bits[t / 64] >> (t % 64) & 1 == 1))
+                        .collect();
+                    (col, true)
+                }
+                Val::Col(id) => (c.cols[id].to_vec(), false),
+                // Only columns and masks are traced.
+                Val::Const(_) | Val::Dyn(_) => (Vec::new(), false),
+            };
+            TracedColumn {
+                path,
+                expr,
+                values,
+                boolean,
+            }
+        })
+        .collect();
     // Keep only the columns the per-bar trees read; the rest (indicators behind static
     // rules, borrowed price columns) are no longer needed.
     let mut keep: HashMap<ColId, ColId> = HashMap::new();
@@ -542,7 +627,7 @@ pub fn compile<'a>(
             _ => {}
         }
     }
-    Ok(Program {
+    let program = Program {
         indicator_warmup: c.indicator_warmup.min(n.saturating_sub(1)),
         cols,
         masks,
@@ -551,7 +636,8 @@ pub fn compile<'a>(
         exec,
         warmup,
         len: n,
-    })
+    };
+    Ok((program, traced))
 }
 
 fn first_true_or_len(col: &[f64]) -> usize {
@@ -713,6 +799,19 @@ impl<'a> Compiler<'a> {
     }
 
     fn lower(&mut self, e: &Expr, frame: usize) -> Result<Val, SpecError> {
+        let v = self.lower_node(e, frame)?;
+        if frame == 0
+            && matches!(v, Val::Col(_) | Val::Mask(_))
+            && !matches!(&e.kind, ExprKind::Name(n) if FIELDS.contains(&n.as_str()) || n == "bar_index")
+            && let Some(trace) = &mut self.trace
+            && self.traced.insert(key_of(v))
+        {
+            trace.push((self.path.clone(), e.to_string(), v));
+        }
+        Ok(v)
+    }
+
+    fn lower_node(&mut self, e: &Expr, frame: usize) -> Result<Val, SpecError> {
         match &e.kind {
             ExprKind::Number(v) => Ok(Val::Const(*v)),
             ExprKind::Param(p) => match self.params.get(p) {
@@ -769,6 +868,13 @@ impl<'a> Compiler<'a> {
                 Ok(self.binary(*op, x, y, frame))
             }
             ExprKind::Lookback(a, k) => {
+                if *k < 0 && !self.spec.allow_lookahead {
+                    return Err(self.err(
+                        e.pos,
+                        format!("{e} reads a future bar"),
+                        Some("negative lookbacks are for research labels only: set \"allow_lookahead\": true at the top of the spec, and check the strategy with --check-bias".into()),
+                    ));
+                }
                 let v = self.lower(a, frame)?;
                 let v = self.static_only(v, e.pos, "a lookback")?;
                 let v = self.numeric(v, frame);
@@ -778,9 +884,16 @@ impl<'a> Compiler<'a> {
                     Val::Const(x) => Val::Const(x),
                     Val::Col(c) => {
                         let src = &self.cols[c];
-                        let mut col = vec![f64::NAN; src.len()];
-                        if *k < src.len() {
-                            col[*k..].copy_from_slice(&src[..src.len() - k]);
+                        let n = src.len();
+                        let mut col = vec![f64::NAN; n];
+                        let shift = k.unsigned_abs();
+                        if shift < n {
+                            if *k >= 0 {
+                                col[shift..].copy_from_slice(&src[..n - shift]);
+                            } else {
+                                // Research only (allow_lookahead): the value `shift` bars ahead.
+                                col[..n - shift].copy_from_slice(&src[shift..]);
+                            }
                         }
                         Val::Col(self.push_col(format!("lb:{c}:{k}"), frame, col))
                     }

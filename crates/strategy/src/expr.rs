@@ -9,7 +9,7 @@
 //! add     := mul (("+" | "-") mul)*
 //! mul     := unary (("*" | "/" | "%") unary)*
 //! unary   := "-" unary | postfix
-//! postfix := primary ("[" integer "]" | "@" timeframe | "." name)*
+//! postfix := primary ("[" ["-"] integer "]" | "@" timeframe | "." name)*
 //! primary := number | "true" | "false" | "$" name | name | name "(" args ")" | "(" expr ")"
 //! ```
 //!
@@ -18,6 +18,11 @@
 //! every indicator of `skeet indicators --list`). `x[k]` is `x` as of `k` bars ago; `x@4h` is
 //! `x` computed on 4-hour bars, as of the last completed 4-hour bar. Positions are 1-based
 //! line:column, so every error points at its token.
+//!
+//! `x[-k]` (a negative lookback: `x` as of `k` bars in the future) parses, but it reads the
+//! future: the compiler refuses it unless the spec sets `"allow_lookahead": true`, for
+//! research labels only. [`Expr`]'s `Display` writes an expression back in canonical form
+//! (`sma(close, $fast)[-1] > close`), which names sub-expressions in messages and reports.
 
 use std::fmt;
 
@@ -126,12 +131,97 @@ pub enum ExprKind {
     Not(Box<Expr>),
     /// `a op b`.
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    /// `x[k]`.
-    Lookback(Box<Expr>, usize),
+    /// `x[k]`: `x` as of `k` bars ago; a negative `k` reads `-k` bars into the future.
+    Lookback(Box<Expr>, isize),
     /// `x@tf`.
     Timeframe(Box<Expr>, String),
     /// `x.output` on a call or indicator name.
     Output(Box<Expr>, String),
+}
+
+impl Expr {
+    /// Binding strength when written back: loosest `or` (1) to postfix and atoms (8).
+    fn precedence(&self) -> u8 {
+        match &self.kind {
+            ExprKind::Binary(op, _, _) => match op {
+                BinOp::Or => 1,
+                BinOp::And => 2,
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => 4,
+                BinOp::Add | BinOp::Sub => 5,
+                BinOp::Mul | BinOp::Div | BinOp::Rem => 6,
+            },
+            ExprKind::Not(_) => 3,
+            ExprKind::Neg(_) => 7,
+            ExprKind::Number(v) if *v < 0.0 => 7,
+            _ => 8,
+        }
+    }
+
+    /// Writes `self`, in parentheses when it binds looser than `min`.
+    fn fmt_at(&self, f: &mut fmt::Formatter<'_>, min: u8) -> fmt::Result {
+        if self.precedence() < min {
+            write!(f, "({self})")
+        } else {
+            write!(f, "{self}")
+        }
+    }
+}
+
+/// Canonical text: lowercase names, `", "` between arguments, single spaces around binary
+/// operators and parentheses only where precedence needs them; it parses back to the same
+/// tree (positions aside).
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ExprKind::Number(v) => {
+                if v.fract() == 0.0 && v.abs() < 1e15 {
+                    write!(f, "{}", *v as i64)
+                } else {
+                    write!(f, "{v}")
+                }
+            }
+            ExprKind::Param(p) => write!(f, "${p}"),
+            ExprKind::Name(n) => f.write_str(n),
+            ExprKind::Call(name, args) => {
+                write!(f, "{name}(")?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            ExprKind::Neg(a) => {
+                f.write_str("-")?;
+                a.fmt_at(f, 7)
+            }
+            ExprKind::Not(a) => {
+                f.write_str("not ")?;
+                a.fmt_at(f, 3)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let p = self.precedence();
+                a.fmt_at(f, p)?;
+                write!(f, " {} ", op.symbol())?;
+                // Operators group to the left and comparisons do not chain, so an equally
+                // binding right operand needs parentheses.
+                b.fmt_at(f, p + 1)
+            }
+            ExprKind::Lookback(a, k) => {
+                a.fmt_at(f, 8)?;
+                write!(f, "[{k}]")
+            }
+            ExprKind::Timeframe(a, tf) => {
+                a.fmt_at(f, 8)?;
+                write!(f, "@{tf}")
+            }
+            ExprKind::Output(a, name) => {
+                a.fmt_at(f, 8)?;
+                write!(f, ".{name}")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -466,9 +556,19 @@ impl Parser {
         loop {
             if self.is_op("[") {
                 self.next();
+                let ahead = self.is_op("-");
+                if ahead {
+                    self.next();
+                }
                 let (t, pos) = self.next();
                 let k = match t {
-                    Tok::Num(v) if v >= 0.0 && v.fract() == 0.0 && v <= 100_000.0 => v as usize,
+                    Tok::Num(v) if v >= 0.0 && v.fract() == 0.0 && v <= 100_000.0 => {
+                        if ahead {
+                            -(v as isize)
+                        } else {
+                            v as isize
+                        }
+                    }
                     other => {
                         return Err(ParseError {
                             message: format!(
@@ -649,6 +749,71 @@ mod tests {
             ok("1e-3 < 2.5E+1").kind,
             ExprKind::Binary(BinOp::Lt, _, _)
         ));
+    }
+
+    #[test]
+    fn negative_lookbacks_parse_as_future_offsets() {
+        assert!(matches!(
+            ok("close[-1]").kind,
+            ExprKind::Lookback(ref inner, -1) if inner.kind == ExprKind::Name("close".into())
+        ));
+        assert!(matches!(ok("close[ - 3 ]").kind, ExprKind::Lookback(_, -3)));
+        assert!(matches!(ok("close[-0]").kind, ExprKind::Lookback(_, 0)));
+        assert_eq!(
+            parse("close[-x]").unwrap_err().to_string(),
+            "lookback must be a whole number of bars, found 'x' at 1:8; e.g. close[1] is the previous bar's close"
+        );
+    }
+
+    #[test]
+    fn display_writes_canonical_text_that_parses_back_to_the_same_tree() {
+        fn shape(e: &Expr) -> Expr {
+            // Positions differ between the source and the canonical text; compare trees.
+            let b = |x: &Expr| Box::new(shape(x));
+            let kind = match &e.kind {
+                ExprKind::Call(n, args) => {
+                    ExprKind::Call(n.clone(), args.iter().map(shape).collect())
+                }
+                ExprKind::Neg(a) => ExprKind::Neg(b(a)),
+                ExprKind::Not(a) => ExprKind::Not(b(a)),
+                ExprKind::Binary(op, x, y) => ExprKind::Binary(*op, b(x), b(y)),
+                ExprKind::Lookback(a, k) => ExprKind::Lookback(b(a), *k),
+                ExprKind::Timeframe(a, tf) => ExprKind::Timeframe(b(a), tf.clone()),
+                ExprKind::Output(a, o) => ExprKind::Output(b(a), o.clone()),
+                other => other.clone(),
+            };
+            Expr {
+                kind,
+                pos: Pos::default(),
+            }
+        }
+        let cases = [
+            ("SMA(Close,$Fast)", "sma(close, $fast)"),
+            ("close[-1]>close", "close[-1] > close"),
+            ("(a + b) * c - d / (e - f)", "(a + b) * c - d / (e - f)"),
+            ("a - (b - c)", "a - (b - c)"),
+            ("not (a or b) and c", "not (a or b) and c"),
+            ("not a < b", "not a < b"),
+            ("(not a) < b", "(not a) < b"),
+            ("-(a + 1)", "-(a + 1)"),
+            ("(a + b)[2]@4h", "(a + b)[2]@4h"),
+            (
+                "macd(close,12,26,9).signal[1]",
+                "macd(close, 12, 26, 9).signal[1]",
+            ),
+            (
+                "position.pnl_pct >= 2.5 or true",
+                "position.pnl_pct >= 2.5 or 1",
+            ),
+            ("(a and b) and c", "a and b and c"),
+            ("a and (b and c)", "a and (b and c)"),
+            ("1e-3 < x", "0.001 < x"),
+        ];
+        for (src, text) in cases {
+            let e = ok(src);
+            assert_eq!(e.to_string(), text, "{src}");
+            assert_eq!(shape(&ok(text)), shape(&e), "{src}");
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use api::{
     BarContext, BarsView, DistanceRule, EntryOrder, ExecSettings, PositionState, Signals,
     SizingRule, Strategy,
 };
-pub use compile::{Program, RuleKind, SeriesData, compile};
+pub use compile::{Program, RuleKind, SeriesData, TracedColumn, compile, compile_traced};
 pub use error::{Located, SpecError};
 pub use params::{ParamDef, ParamValues};
 pub use spec::StrategySpec;

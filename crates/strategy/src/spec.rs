@@ -65,6 +65,12 @@ pub struct StrategySpec {
     /// Orders, sizing, stops and protections.
     #[serde(default)]
     pub execution: Execution,
+    /// Lets rules read future bars with negative lookbacks (`close[-1]`), for research
+    /// labels only: results of such a spec cannot be achieved in trading, so never run it in a
+    /// bot, and check it with `skeet backtest --check-bias`. Off (and not serialized, so
+    /// existing specs keep their hash) by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_lookahead: bool,
 }
 
 /// Instruments and timeframes.

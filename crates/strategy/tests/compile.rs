@@ -808,7 +808,7 @@ fn bad_rules_say_where_and_how_to_fix_them() {
         ),
         (
             "close[-1] > 1",
-            "entry.long: lookback must be a whole number of bars, found '-' at 1:7; e.g. close[1] is the previous bar's close",
+            "entry.long: close[-1] reads a future bar at 1:1; negative lookbacks are for research labels only: set \"allow_lookahead\": true at the top of the spec, and check the strategy with --check-bias",
         ),
         (
             "and close > 1",
@@ -958,7 +958,7 @@ fn malformed_json_gives_line_and_column() {
         (
             r#"{"version": 1, "name": "x", "colour": "red"}"#,
             (1, 36),
-            "invalid strategy JSON at line 1, column 36: unknown field `colour`, expected one of `version`, `name`, `description`, `universe`, `parameters`, `constraints`, `indicators`, `entry`, `exit`, `execution`",
+            "invalid strategy JSON at line 1, column 36: unknown field `colour`, expected one of `version`, `name`, `description`, `universe`, `parameters`, `constraints`, `indicators`, `entry`, `exit`, `execution`, `allow_lookahead`",
         ),
         (
             r#"{"version": 1, "name": "x", "execution": {"sizing": {"type": "all-in"}}}"#,

@@ -72,14 +72,15 @@ const ZERO_STD_REL: f64 = 1e-12;
 
 /// Returns the standard normal cumulative distribution function `Φ(x) = P(Z ≤ x)`.
 ///
-/// Accurate to about 1e-15 relative over the whole range (`erfc`-based, so the lower tail
-/// keeps its relative precision until it underflows below `x ≈ -38.5`). Returns NaN for NaN.
+/// Within 6e-14 relative of SciPy over `[-37, 8]` (`erfc`-based, so the lower tail keeps its
+/// relative precision until it underflows below `x ≈ -38.5`). Returns NaN for NaN.
 pub fn norm_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 /// Returns the standard normal quantile `Φ⁻¹(p)`, the `x` with `Φ(x) = p`, by Wichura's
-/// algorithm AS 241 (PPND16), relative accuracy about 1e-16.
+/// algorithm AS 241 (PPND16): within 1.1e-15 relative of SciPy for `p` from 1e-300 to
+/// `1 - 1e-5`.
 ///
 /// Returns `-∞` for `p = 0`, `+∞` for `p = 1`, and NaN for `p` outside `[0, 1]` or NaN.
 pub fn norm_inv_cdf(p: f64) -> f64 {

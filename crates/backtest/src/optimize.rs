@@ -760,10 +760,7 @@ fn tpe_propose(
 }
 
 fn heatmap(dims: &[Dim], results: &[(Vec<usize>, Trial)]) -> Option<Heatmap> {
-    let (xd, yd) = match dims {
-        [x, y, ..] => (x, y),
-        _ => return None,
-    };
+    let [xd, yd, ..] = dims else { return None };
     let mut z = vec![vec![None; xd.values.len()]; yd.values.len()];
     for (p, t) in results {
         if let Some(o) = t.objective {
@@ -843,13 +840,13 @@ fn deflated_sharpe(
         .filter(|w| w[0] != 0.0)
         .map(|w| w[1] / w[0] - 1.0)
         .collect();
-    deflate(&per_period, &returns)
-}
-
-/// The deflated Sharpe ratio (a probability) of the best trial's returns given every trial's
-/// per-period Sharpe ratio.
-fn deflate(per_period: &[f64], returns: &[f64]) -> Option<f64> {
-    crate::stats::deflated_sharpe_ratio_from_trials(returns, per_period).map(|d| d.deflated_sharpe)
+    // Every trial run counts towards N, including those whose Sharpe is undefined (no
+    // trades): each was a chance to find a lucky best. The variance is that of the defined
+    // Sharpe ratios.
+    let estimate = crate::stats::SharpeEstimate::from_returns(&returns)?;
+    let variance = crate::stats::variance(&per_period)?;
+    crate::stats::deflated_sharpe_ratio(&estimate, results.len(), variance)
+        .map(|d| d.deflated_sharpe)
 }
 
 /// SplitMix64 (seeding) + xoshiro256** (stream): small, fast, the same on every platform.

@@ -67,6 +67,15 @@ pub struct RunConfig {
     /// metrics cover the bars from here on (walk-forward's out-of-sample windows).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub trade_from: usize,
+    /// Close every open position at the last bar's close (a market order: taker fee and
+    /// slippage) so the result is fully realised. Walk-forward test windows use it; off by
+    /// default, where an open position is valued at the last close without exit costs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub close_at_end: bool,
+}
+
+fn is_false(x: &bool) -> bool {
+    !*x
 }
 
 fn is_zero(x: &usize) -> bool {
@@ -90,6 +99,7 @@ impl Default for RunConfig {
             curve_points: 2_000,
             skip_quiet_bars: true,
             trade_from: 0,
+            close_at_end: false,
         }
     }
 }
@@ -308,23 +318,23 @@ pub fn run_spec_portfolio(
     let mut cursor = vec![0usize; markets.len()];
     let mut equity = Vec::with_capacity(timeline.len());
     let mut at_step: Vec<Option<usize>> = vec![None; markets.len()];
+    let bar_of = |k: usize, t: usize| {
+        let b = &markets[k].bars;
+        BarRef {
+            ts: b.ts()[t],
+            close_ts: b.ts()[t] + tf_ns,
+            open: b.open()[t],
+            high: b.high()[t],
+            low: b.low()[t],
+            close: b.close()[t],
+            volume: b.volume()[t],
+        }
+    };
     for &now in &timeline {
         for (k, m) in markets.iter().enumerate() {
             let c = cursor[k];
             at_step[k] = (c < m.bars.len() && m.bars.ts()[c] == now).then_some(c);
         }
-        let bar_of = |k: usize, t: usize| {
-            let b = &markets[k].bars;
-            BarRef {
-                ts: b.ts()[t],
-                close_ts: b.ts()[t] + tf_ns,
-                open: b.open()[t],
-                high: b.high()[t],
-                low: b.low()[t],
-                close: b.close()[t],
-                volume: b.volume()[t],
-            }
-        };
         for (k, step) in at_step.iter().enumerate() {
             if let Some(t) = *step {
                 engine.match_bar(k, t, &bar_of(k, t));
@@ -354,6 +364,16 @@ pub fn run_spec_portfolio(
         }
     }
     let last_ts = timeline.last().copied().unwrap_or(0) + tf_ns;
+    if cfg.close_at_end && !timeline.is_empty() {
+        for (k, m) in markets.iter().enumerate() {
+            let t = m.bars.len() - 1;
+            engine.close_out(k, timeline.len() - 1, &bar_of(k, t));
+            engine.mark(k, m.bars.close()[t]);
+        }
+        if let Some(e) = equity.last_mut() {
+            *e = engine.equity_f();
+        }
+    }
     let result = engine.finish(timeline.len().saturating_sub(1), last_ts);
     let engine_seconds = started.elapsed().as_secs_f64();
 
@@ -586,6 +606,22 @@ fn drive<S: Strategy + ?Sized>(
         }
     }
     let last_ts = ts[n - 1] + tf;
+    if cfg.close_at_end && n > 0 {
+        let last = BarRef {
+            ts: ts[n - 1],
+            close_ts: last_ts,
+            open: open[n - 1],
+            high: high[n - 1],
+            low: low[n - 1],
+            close: close[n - 1],
+            volume: volume[n - 1],
+        };
+        engine.close_out(0, n - 1, &last);
+        engine.mark(0, close[n - 1]);
+        if let Some(e) = equity.last_mut() {
+            *e = engine.equity_f();
+        }
+    }
     let result = engine.finish(n - 1, last_ts);
     let engine_seconds = started.elapsed().as_secs_f64();
     build_report(market, cfg, id, result, equity, engine_seconds)

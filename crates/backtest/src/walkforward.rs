@@ -87,14 +87,14 @@ pub struct WalkForwardResult {
     pub seconds: f64,
 }
 
+/// Bars `[start, end)`.
+pub type Span = (usize, usize);
+
 /// Window boundaries `((is_start, is_end), (oos_start, oos_end))` for `n` bars.
 ///
 /// # Errors
 /// Windows that do not fit the data, with the sizes involved.
-pub fn layout(
-    n: usize,
-    cfg: &WalkForwardConfig,
-) -> Result<Vec<((usize, usize), (usize, usize))>, BacktestError> {
+pub fn layout(n: usize, cfg: &WalkForwardConfig) -> Result<Vec<(Span, Span)>, BacktestError> {
     let k = cfg.windows.max(1);
     let (l, m) = match (cfg.in_sample, cfg.out_of_sample) {
         (Some(l), Some(m)) => (l, m),
@@ -130,6 +130,10 @@ pub fn layout(
 ///
 /// # Errors
 /// Bad windows, or errors of the underlying searches and runs.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the same inputs as `optimize` plus the window layout; a struct would only rename them"
+)]
 pub fn walk_forward(
     spec: &StrategySpec,
     fixed: &[(String, f64)],
@@ -172,6 +176,9 @@ pub fn walk_forward(
         let cfg = RunConfig {
             cash: equity_now,
             trade_from: oos0 - is0,
+            // Each window's result is realised (exit fees paid) and the next starts flat
+            // with that equity, as a trader re-optimising between windows would.
+            close_at_end: true,
             ..run.clone()
         };
         let out = run_spec(spec, &params, &test, &cfg)?;

@@ -219,11 +219,11 @@ fn minimum_trades_and_bad_inputs() {
     assert_eq!(parse_range("5..20:5").unwrap(), vec![5.0, 10.0, 15.0, 20.0]);
     assert_eq!(parse_range("0.1..0.3:0.1").unwrap(), vec![0.1, 0.2, 0.3]);
     assert_eq!(parse_range("50,10,20,10").unwrap(), vec![10.0, 20.0, 50.0]);
-    assert!(
-        parse_range("5..1:1")
-            .unwrap_err()
-            .contains("LOW..HIGH:STEP")
+    assert_eq!(
+        parse_range("5..1:1").unwrap_err(),
+        "'5..1:1': the low end 5 is above the high end 1; write 1..5:1"
     );
+    assert!(parse_range("5..x").unwrap_err().contains("LOW..HIGH:STEP"));
     let err = space(&spec, &[("fats".into(), vec![1.0])], &[]).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -8,6 +8,7 @@ mod backtest_cmd;
 mod data_cmd;
 mod demo_cmd;
 mod indicators_cmd;
+mod monte_carlo_args;
 mod optimize_cmd;
 mod output;
 mod run_args;

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use skeet_backtest::montecarlo::MonteCarloResult;
 use skeet_backtest::optimize::{
     Dim, Method, Objective, OptimizeConfig, OptimizeResult, optimize, parse_range, space,
 };
-use skeet_backtest::walkforward::{WalkForwardConfig, walk_forward};
+use skeet_backtest::walkforward::{WalkForwardConfig, WalkForwardResult, walk_forward};
 
-use crate::output::{data, line, progress, text_to_stderr};
+use crate::monte_carlo_args::{self, MonteCarloArgs};
+use crate::output::{data, line, progress, text_to_stderr, write_atomic};
 use crate::run_args::{Prepared, RunArgs, prepare};
 
 /// Search flags shared by `optimize` and `walkforward`.
@@ -83,6 +85,8 @@ pub(crate) struct WalkForwardArgs {
     /// Training windows start at the first bar and grow (default: they roll).
     #[arg(long)]
     anchored: bool,
+    #[command(flatten)]
+    monte_carlo: MonteCarloArgs,
     /// Write the JSON result here (`-`: stdout).
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -279,6 +283,7 @@ pub(crate) fn run_walkforward(data_dir: &Path, args: &WalkForwardArgs) -> anyhow
     if args.output.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         text_to_stderr();
     }
+    let mc = args.monte_carlo.config()?;
     let Search {
         prepared,
         dims,
@@ -343,7 +348,41 @@ pub(crate) fn run_walkforward(data_dir: &Path, args: &WalkForwardArgs) -> anyhow
         fmt(r.mean_in_sample_objective, 3),
         fmt(r.mean_out_of_sample_objective, 3)
     ));
-    write_json(args.output.as_deref(), &r)
+    line(verdict(&r));
+    let monte_carlo = monte_carlo_args::run(mc.as_ref(), &r.trades, r.out_of_sample.initial_equity);
+    write_json(
+        args.output.as_deref(),
+        &WithMonteCarlo {
+            result: &r,
+            monte_carlo: monte_carlo.as_ref(),
+        },
+    )
+}
+
+/// A result with the optional Monte Carlo summary of its trades beside its own fields.
+#[derive(serde::Serialize)]
+struct WithMonteCarlo<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    result: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monte_carlo: Option<&'a MonteCarloResult>,
+}
+
+/// One line a trader can act on. The 0.5 efficiency threshold is Pardo's rule of thumb
+/// (The Evaluation and Optimization of Trading Strategies, 2008): a system keeping at least
+/// half its in-sample annual return out of sample is considered robust.
+fn verdict(r: &WalkForwardResult) -> String {
+    let oos = r.out_of_sample.total_return_pct.unwrap_or(0.0);
+    match r.efficiency {
+        Some(e) if e >= 0.5 && oos > 0.0 => format!(
+            "verdict: holds up out of sample (efficiency {e:.2} >= 0.5, stitched return {oos:.2} %)"
+        ),
+        Some(e) => format!(
+            "verdict: likely over-fit; out of sample keeps {:.0} % of the in-sample annual return (robust systems keep 50 % or more)",
+            e * 100.0
+        ),
+        None => "verdict: undecided; no window was profitable in sample, so there is no edge to validate".to_string(),
+    }
 }
 
 fn write_json<T: serde::Serialize>(path: Option<&Path>, value: &T) -> anyhow::Result<()> {
@@ -353,15 +392,7 @@ fn write_json<T: serde::Serialize>(path: Option<&Path>, value: &T) -> anyhow::Re
         data(json);
         return Ok(());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot write to {}", dir.display()))?;
-    tmp.write_all(json.as_bytes())?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    write_atomic(path, json.as_bytes())?;
     line(format!("results written to {}", path.display()));
     Ok(())
 }

@@ -209,7 +209,7 @@ fn parse_size(s: &str) -> anyhow::Result<skeet_strategy::spec::Sizing> {
     })
 }
 
-fn load_spec(args: &RunArgs) -> anyhow::Result<StrategySpec> {
+pub(crate) fn load_spec(args: &RunArgs) -> anyhow::Result<StrategySpec> {
     match (&args.spec, &args.strategy) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)

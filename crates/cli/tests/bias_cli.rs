@@ -70,15 +70,15 @@ fn a_template_is_clean_and_exits_0() {
         "-",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
+    // With `--output -` stdout is the JSON report alone; the summary goes to stderr.
+    let summary = stderr(&out);
     assert!(
-        text.contains(
+        summary.contains(
             "\nlook-ahead check: clean (7 cuts, 500 bars, 4 rules, 5 indicator columns compared)\n"
         ),
-        "{text}"
+        "{summary}"
     );
-    let json = &text[text.find("\n{").unwrap()..];
-    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["bias_check"]["clean"], true);
     assert_eq!(report["bias_check"]["cuts"].as_array().unwrap().len(), 7);
     assert_eq!(report["bias_check"]["details"], serde_json::json!([]));
@@ -86,7 +86,7 @@ fn a_template_is_clean_and_exits_0() {
 }
 
 #[test]
-fn the_biased_spec_fails_with_exit_2_and_says_where() {
+fn the_biased_spec_fails_with_exit_3_and_says_where() {
     let data = goog();
     let spec = repo("test_data/strategies/biased_lookahead.json");
     let dir = tempfile::tempdir().unwrap();
@@ -100,7 +100,7 @@ fn the_biased_spec_fails_with_exit_2_and_says_where() {
         "--output",
         report.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
     let at = text.find("look-ahead check:").unwrap();
     let json: serde_json::Value =

@@ -85,6 +85,9 @@ pub enum Purpose {
     TimeStop,
     /// Placed by a code strategy or a user.
     Manual,
+    /// Closes what is still open when a test window ends (walk-forward), so every window's
+    /// result is realised, fees included, and the next window starts flat.
+    EndOfTest,
 }
 
 impl Purpose {
@@ -98,6 +101,7 @@ impl Purpose {
             Self::TrailingStop => "trailing_stop",
             Self::TimeStop => "time_stop",
             Self::Manual => "manual",
+            Self::EndOfTest => "end_of_test",
         }
     }
 

@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use skeet_core::{OrderStatus, Price, Quantity, Side, TimeInForce};
 
 use crate::engine::{BarRef, Engine, FillModel};
-use crate::order::{Purpose, Size, Trigger};
+use crate::order::{OrderIntent, Purpose, Size, Trigger};
 
 #[derive(Clone, Copy, Debug)]
 struct Touch {
@@ -174,6 +174,32 @@ impl Engine {
                 );
             } else {
                 k += 1;
+            }
+        }
+    }
+
+    /// Cancels instrument `i`'s working orders and closes its position at `bar`'s close as
+    /// a market order would fill: taker fee, slippage, tick rounding. Ends a walk-forward
+    /// test window with its result realised, as backtesting.py's `finalize_trades` does at
+    /// the end of data.
+    pub fn close_out(&mut self, i: usize, t: usize, bar: &BarRef) {
+        let ts = bar.close_ts;
+        self.cancel_where(t, ts, |o| o.intent.instrument == i, "end of test window");
+        let held = self.account.qty_f(i);
+        if held != 0.0 && bar.close.is_finite() {
+            let intent = OrderIntent {
+                instrument: i,
+                side: if held > 0.0 { Side::Sell } else { Side::Buy },
+                trigger: Trigger::Market,
+                size: Size::ClosePosition,
+                tif: TimeInForce::Gtc,
+                expires_bar: None,
+                purpose: Purpose::EndOfTest,
+                oco: None,
+            };
+            if let Some(id) = self.submit(intent, t, ts) {
+                let mut unlimited = f64::INFINITY;
+                self.fill_by_id(id, t, t, ts, bar.close, false, true, &mut unlimited, bar);
             }
         }
     }

@@ -1,6 +1,8 @@
-//! End-to-end tests of `skeet optimize` and `skeet walkforward`: the JSON they write, that a
-//! trial's numbers are those of `skeet backtest` with the same parameters, that `--output -`
-//! keeps stdout to JSON only, and that bad input exits 1 with one readable line.
+//! End-to-end tests of the validation tools: `skeet optimize`, `skeet walkforward` and
+//! `--monte-carlo`: the JSON they write, that a trial's numbers are those of `skeet backtest`
+//! with the same parameters, that walk-forward windows are realised and stitched exactly,
+//! that `--output -` keeps stdout to JSON only, and that bad input exits 1 with one readable
+//! line.
 
 #![expect(
     clippy::unwrap_used,
@@ -209,6 +211,31 @@ fn walk_forward_stitches_the_test_windows() {
     assert_eq!(r["equity"].as_array().unwrap().len() as u64, test_bars);
     assert_eq!(r["out_of_sample"]["bars"].as_u64(), Some(test_bars));
     assert!(r.get("efficiency").is_some());
+    // Every window ends flat (a position still open is closed at the window's last close,
+    // fees paid), so the stitched equity is the cash plus the trades' PnL, exactly.
+    let trades = r["trades"].as_array().unwrap();
+    let pnl: f64 = trades
+        .iter()
+        .map(|t| t["pnl"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    let final_equity = r["equity"].as_array().unwrap().last().unwrap()[1]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (final_equity - (10_000.0 + pnl)).abs() < 1e-6,
+        "{final_equity} vs {pnl}"
+    );
+    for t in trades {
+        let exit = t["exit_bar"].as_u64().unwrap();
+        assert!(
+            windows
+                .iter()
+                .any(|w| w["out_of_sample"][0].as_u64().unwrap()
+                    <= t["entry_bar"].as_u64().unwrap()
+                    && exit < w["out_of_sample"][1].as_u64().unwrap()),
+            "trade outside a test window: {t}"
+        );
+    }
 
     let anchored = json_of(
         "walkforward",
@@ -307,5 +334,68 @@ fn bad_input_says_what_is_wrong() {
         let msg = fails(cmd, extra);
         assert!(msg.starts_with("error: "), "{msg}");
         assert!(msg.contains(want), "{cmd} {extra:?}: {msg}");
+    }
+}
+
+#[test]
+fn monte_carlo_resamples_the_trades_of_a_backtest() {
+    let run = |method: &str, seed: &str| {
+        let data = goog();
+        let out = skeet(&[
+            "backtest",
+            "--data",
+            &data,
+            "--strategy",
+            "sma_cross",
+            "--commission",
+            "0.001",
+            "--monte-carlo",
+            "2000",
+            "--monte-carlo-method",
+            method,
+            "--monte-carlo-seed",
+            seed,
+            "--output",
+            "-",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("monte carlo (2000 paths of "), "{stderr}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let r = run("bootstrap", "1");
+    let mc = &r["monte_carlo"];
+    assert_eq!(mc["simulations"], 2000);
+    assert_eq!(
+        mc["trades"].as_u64(),
+        Some(r["trades"].as_array().unwrap().len() as u64)
+    );
+    // The actual path compounds the real trades: its return is the report's realised return.
+    let realised: f64 = r["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["pnl"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum::<f64>()
+        / 10_000.0
+        * 100.0;
+    assert!((mc["actual_return_pct"].as_f64().unwrap() - realised).abs() < 1e-9);
+    let q = |k: &str| mc["total_return_pct"][k].as_f64().unwrap();
+    assert!(
+        q("p5") <= q("p50") && q("p50") <= q("p95") && q("p5") < q("p95"),
+        "{mc}"
+    );
+    // Seeded: the same seed gives the same result, another seed another one.
+    assert_eq!(run("bootstrap", "1")["monte_carlo"], r["monte_carlo"]);
+    assert_ne!(run("bootstrap", "2")["monte_carlo"], r["monte_carlo"]);
+    // Shuffling only reorders the trades: every path ends at the actual return.
+    let s = run("shuffle", "1");
+    let ret = &s["monte_carlo"]["total_return_pct"];
+    let actual = s["monte_carlo"]["actual_return_pct"].as_f64().unwrap();
+    for k in ["min", "p50", "max"] {
+        assert!(
+            (ret[k].as_f64().unwrap() - actual).abs() < 1e-6,
+            "{k}: {ret}"
+        );
     }
 }

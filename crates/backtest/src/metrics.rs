@@ -286,20 +286,26 @@ pub fn compute(input: &MetricsInput<'_>) -> Metrics {
         Some(&e) => finite(e).unwrap_or(0.0),
         None => initial_equity,
     };
-    let peak_equity = equity
-        .iter()
-        .copied()
-        .filter(|e| e.is_finite())
-        .reduce(f64::max)
-        .unwrap_or(initial_equity);
+    let (max_drawdown_pct, max_drawdown_duration_bars, max_drawdown_duration_days, peak) =
+        drawdown_stats(equity, ts);
+    // The drawdown pass's peak is the maximum of the non-NaN values: when finite, that is
+    // the maximum of the finite ones too.
+    let peak_equity = if peak.is_finite() {
+        peak
+    } else {
+        equity
+            .iter()
+            .copied()
+            .filter(|e| e.is_finite())
+            .reduce(f64::max)
+            .unwrap_or(initial_equity)
+    };
     let growth = (initial_equity > 0.0).then(|| final_equity / initial_equity);
     let total_return_pct = growth.and_then(|g| finite((g - 1.0) * 100.0));
     let cagr_pct = growth.and_then(|g| cagr_pct(g, years));
 
     let periods_per_year = periods_per_year(n, years, input.bar_seconds);
     let risk = ReturnRisk::of_equity(equity, periods_per_year);
-    let (max_drawdown_pct, max_drawdown_duration_bars, max_drawdown_duration_days) =
-        drawdown_stats(equity, ts);
     let calmar = match cagr_pct {
         Some(c) if max_drawdown_pct < 0.0 => finite(c / max_drawdown_pct.abs()),
         _ => None,
@@ -448,7 +454,20 @@ impl ReturnRisk {
     /// the equity without materialising the returns (an optimiser computes this for every
     /// trial). The additions happen in the same order, so the results are bit-identical.
     fn of_equity(equity: &[f64], periods_per_year: Option<f64>) -> Self {
-        if equity.iter().any(|e| !e.is_finite()) || equity.windows(2).any(|w| w[0] <= 0.0) {
+        // Two passes instead of five (the optimiser computes this once per trial): the first
+        // sums the returns and the downside squares and checks that the fast path applies,
+        // the second the squared deviations. Each sum runs in bar order from -0.0, as
+        // `Iterator::sum` does, so the results are bit-identical to `of(&returns(..))`.
+        let ret = |w: &[f64]| w[1] / w[0] - 1.0;
+        let mut bad = equity.first().is_some_and(|e| !e.is_finite());
+        let (mut sum, mut down) = (-0.0_f64, -0.0_f64);
+        for w in equity.windows(2) {
+            bad |= !w[1].is_finite() | (w[0] <= 0.0);
+            let r = ret(w);
+            sum += r;
+            down += r.min(0.0).powi(2);
+        }
+        if bad {
             return returns(equity)
                 .map(|r| Self::of(&r, periods_per_year))
                 .unwrap_or_default();
@@ -460,16 +479,10 @@ impl ReturnRisk {
         if count < 2 {
             return Self::default();
         }
-        let ret = |w: &[f64]| w[1] / w[0] - 1.0;
-        let mean = equity.windows(2).map(ret).sum::<f64>() / count as f64;
+        let mean = sum / count as f64;
         let ss: f64 = equity.windows(2).map(|w| (ret(w) - mean).powi(2)).sum();
         let std = finite((ss / (count - 1) as f64).sqrt());
-        let downside = (equity
-            .windows(2)
-            .map(|w| ret(w).min(0.0).powi(2))
-            .sum::<f64>()
-            / count as f64)
-            .sqrt();
+        let downside = (down / count as f64).sqrt();
         let annualiser = ppy.sqrt();
         Self {
             volatility_pct: std.and_then(|s| finite(s * annualiser * 100.0)),
@@ -617,9 +630,21 @@ fn nanos_to_days(nanos: i64) -> f64 {
 /// Max drawdown (percent) and the longest drawdown stretch (bars, days) in one pass, with
 /// [`drawdown_curve`]'s definition and the drawdown-duration rules of the module docs, without materialising
 /// the curve.
-fn drawdown_stats(equity: &[f64], ts: &[i64]) -> (f64, usize, f64) {
+fn drawdown_stats(equity: &[f64], ts: &[i64]) -> (f64, usize, f64, f64) {
+    // One pass, one division per drawdown rather than per bar: while under water the peak is
+    // fixed, and `e / peak - 1` is monotonic in `e`, so an episode's deepest drawdown is that
+    // of its lowest equity, exactly.
+    let depth = |e: f64, peak: f64| {
+        if peak > 0.0 && peak.is_finite() {
+            (e / peak - 1.0).clamp(-1.0, 0.0)
+        } else {
+            -1.0
+        }
+    };
     let mut peak = f64::NEG_INFINITY;
-    let mut min_dd: Option<f64> = None;
+    let mut worst: f64 = 0.0;
+    let mut trough = f64::INFINITY;
+    let mut water_peak = f64::NEG_INFINITY;
     let mut best_bars = 0;
     let mut best_days: f64 = 0.0;
     let mut peak_at = 0;
@@ -628,18 +653,23 @@ fn drawdown_stats(equity: &[f64], ts: &[i64]) -> (f64, usize, f64) {
         if !e.is_nan() {
             peak = peak.max(e);
         }
-        let d = if e >= peak {
-            0.0
-        } else if peak > 0.0 && peak.is_finite() {
-            (e / peak - 1.0).clamp(-1.0, 0.0)
-        } else {
-            -1.0
-        };
-        min_dd = Some(min_dd.map_or(d, |m: f64| m.min(d)));
-        if d < 0.0 {
-            under_water = true;
+        // NaN equity (never produced by the engine) is under water only where its
+        // drawdown would be -1 (no positive peak), as in `drawdown_curve`.
+        let below = e < peak || (e.is_nan() && depth(0.0, peak) == -1.0);
+        if below {
+            if !under_water {
+                under_water = true;
+                trough = f64::INFINITY;
+                water_peak = peak;
+            }
+            if e.is_nan() {
+                worst = -1.0;
+            } else if e < trough {
+                trough = e;
+            }
         } else {
             if under_water {
+                worst = worst.min(depth(trough, water_peak));
                 best_bars = best_bars.max(i - peak_at);
                 best_days = best_days.max(nanos_to_days(ts[i].saturating_sub(ts[peak_at])));
             }
@@ -648,14 +678,16 @@ fn drawdown_stats(equity: &[f64], ts: &[i64]) -> (f64, usize, f64) {
         }
     }
     if under_water && !equity.is_empty() {
+        worst = worst.min(depth(trough, water_peak));
         let last = equity.len() - 1;
         best_bars = best_bars.max(last - peak_at);
         best_days = best_days.max(nanos_to_days(ts[last].saturating_sub(ts[peak_at])));
     }
     (
-        min_dd.map_or(0.0, |d| d * 100.0),
+        worst * 100.0,
         best_bars,
         finite(best_days).unwrap_or(0.0),
+        peak,
     )
 }
 
@@ -1376,6 +1408,38 @@ mod property_tests {
             for x in floats(&m).into_iter().flatten() {
                 prop_assert!(x.is_finite(), "{m:?}");
             }
+        }
+
+        #[test]
+        fn prop_one_pass_drawdown_equals_the_drawdown_curve(
+            equity in prop::collection::vec(
+                prop_oneof![-50.0_f64..200.0, Just(0.0), Just(100.0), 1e-300_f64..1e-290],
+                0..200,
+            ),
+        ) {
+            // The episode-trough shortcut must give the bar-by-bar minimum exactly, for
+            // negative, zero and tiny equity too.
+            let ts: Vec<i64> = (0..equity.len() as i64).map(|i| i * 60_000_000_000).collect();
+            let (dd, bars, _, _) = drawdown_stats(&equity, &ts);
+            let curve = drawdown_curve(&equity);
+            let brute = curve.iter().copied().fold(0.0, f64::min) * 100.0;
+            prop_assert_eq!(dd, brute);
+            // The longest time from a peak to the bar that recovers it (or to the last bar),
+            // counted bar by bar.
+            let mut longest = 0;
+            let mut since = 0;
+            for (i, &d) in curve.iter().enumerate() {
+                if d >= 0.0 {
+                    if i > 0 && curve[i - 1] < 0.0 {
+                        longest = longest.max(i - since);
+                    }
+                    since = i;
+                }
+            }
+            if curve.last().is_some_and(|&d| d < 0.0) {
+                longest = longest.max(curve.len() - 1 - since);
+            }
+            prop_assert_eq!(bars, longest);
         }
 
         #[test]

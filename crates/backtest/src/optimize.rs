@@ -445,12 +445,17 @@ pub fn optimize(
         Method::Grid => feasible.len(),
         _ => cfg.trials.clamp(1, feasible.len()),
     };
+    // Trials report metrics, not curves: sampling one per trial is wasted work.
+    let trial_run = RunConfig {
+        curve_points: 0,
+        ..run.clone()
+    };
     let evaluator = Evaluator {
         spec,
         fixed,
         dims,
         market,
-        run,
+        run: &trial_run,
         objective: &cfg.objective,
         min_trades: cfg.min_trades,
     };

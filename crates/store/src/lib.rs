@@ -12,6 +12,7 @@
 //! - Migrations run before a [`Db`] is handed out, so every caller sees the current schema.
 //! - Every test of this crate runs on both engines (tests/ create their own database).
 
+pub mod accounts;
 pub mod jobs;
 
 use std::str::FromStr;

@@ -1,0 +1,495 @@
+//! Users, workspaces, memberships with roles, browser sessions and API tokens.
+//!
+//! Invariants:
+//! - Emails are stored trimmed and lower-cased, so sign-in is case-insensitive and one
+//!   address is one account.
+//! - Secrets are never stored: session and API tokens are random 256-bit values handed to
+//!   the caller once; the database keeps their SHA-256 ([`token_hash`]). Password hashes
+//!   come in already hashed (argon2id, by the server).
+//! - Every workspace has at least one owner: creating one makes its creator the owner.
+//! - A lookup by workspace returns nothing for a user who is not a member: callers turn
+//!   that into 404, never 403, so other workspaces' existence does not leak.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Db, StoreError, new_id, now_ms};
+
+/// A role in a workspace, from most to least powerful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including members, billing and exchange credentials.
+    Owner,
+    /// An analyst who may also run live bots.
+    Trader,
+    /// Strategies, datasets, backtests, optimisations, models, paper bots.
+    Analyst,
+    /// Read-only.
+    Viewer,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Trader => "trader",
+            Self::Analyst => "analyst",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "owner" => Self::Owner,
+            "trader" => Self::Trader,
+            "analyst" => Self::Analyst,
+            "viewer" => Self::Viewer,
+            _ => return None,
+        })
+    }
+
+    /// May create and change research resources (strategies, datasets, backtests).
+    pub fn can_write(self) -> bool {
+        self != Self::Viewer
+    }
+
+    /// May run live bots.
+    pub fn can_trade_live(self) -> bool {
+        matches!(self, Self::Owner | Self::Trader)
+    }
+
+    /// May manage members, invitations and credentials.
+    pub fn can_manage(self) -> bool {
+        self == Self::Owner
+    }
+}
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: String,
+    /// Email, lower case.
+    pub email: String,
+    /// Platform operator.
+    pub is_admin: bool,
+    /// Created (ms).
+    pub created_at: i64,
+}
+
+/// A workspace as one of its members sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Workspace id.
+    pub workspace_id: String,
+    /// Workspace name.
+    pub name: String,
+    /// The member's role.
+    pub role: Role,
+    /// The member's personal workspace.
+    pub personal: bool,
+}
+
+/// SHA-256 of a token, hex: what the database stores instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Normalises an email for storage and lookup.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn flag(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
+    let v = match row.try_get::<i64, _>(name) {
+        Ok(v) => v,
+        Err(_) => i64::from(row.try_get::<i32, _>(name)?),
+    };
+    Ok(v != 0)
+}
+
+fn user_of(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        is_admin: flag(row, "is_admin")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The accounts repository.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    db: Db,
+}
+
+impl Accounts {
+    /// On `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Creates a user with a personal workspace (named after the email) that they own.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the email is taken; a database error.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<(User, String), StoreError> {
+        let email = normalise_email(email);
+        let id = new_id();
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(&email)
+        .bind(password_hash)
+        .bind(i32::from(is_admin))
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                StoreError::Conflict(format!("an account with the email {email} already exists"))
+            } else {
+                e.into()
+            });
+        }
+        let ws = new_id();
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, personal, created_at) VALUES ($1, $2, 1, $3)",
+        )
+        .bind(&ws)
+        .bind(&email)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&ws)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((
+            User {
+                id,
+                email,
+                is_admin,
+                created_at: now,
+            },
+            ws,
+        ))
+    }
+
+    /// A user and their password hash, by email.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn find_by_email(&self, email: &str) -> Result<(User, String), StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, is_admin, created_at, password_hash FROM users WHERE email = $1",
+        )
+        .bind(normalise_email(email))
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok((user_of(&row)?, row.try_get("password_hash")?))
+    }
+
+    /// A user by id.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn user(&self, id: &str) -> Result<User, StoreError> {
+        let row = sqlx::query("SELECT id, email, is_admin, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user_of(&row)
+    }
+
+    /// Replaces a user's password hash and ends all their sessions.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a shared workspace owned by `owner`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn create_workspace(&self, owner: &str, name: &str) -> Result<String, StoreError> {
+        let id = new_id();
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, personal, created_at) VALUES ($1, $2, 0, $3)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(&id)
+        .bind(owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The workspaces a user belongs to, personal first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT w.id, w.name, w.personal, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.user_id = $1 ORDER BY w.personal DESC, w.created_at, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(Membership {
+                    workspace_id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    personal: flag(r, "personal")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The user's role in a workspace; `None` for a non-member (answer 404).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn role(
+        &self,
+        user_id: &str,
+        workspace_id: &str,
+    ) -> Result<Option<Role>, StoreError> {
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2")
+                .bind(user_id)
+                .bind(workspace_id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(match row {
+            Some(r) => Role::parse(&r.try_get::<String, _>("role")?),
+            None => None,
+        })
+    }
+
+    /// Adds a member or changes their role. Demoting the last owner is refused.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] for the last owner; a database error.
+    pub async fn set_role(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        role: Role,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if current.as_deref() == Some("owner") && role != Role::Owner {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+            )
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if owners <= 1 {
+                return Err(StoreError::Conflict(
+                    "a workspace needs an owner: make another member owner first".into(),
+                ));
+            }
+        }
+        if current.is_some() {
+            sqlx::query(
+                "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
+            )
+            .bind(role.as_str())
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(workspace_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a session for `token` (the caller made it and keeps it); returns its CSRF token.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        token: &str,
+        csrf: &str,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash(token))
+        .bind(user_id)
+        .bind(csrf)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The user and CSRF token of a live session.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown or expired session; a database error.
+    pub async fn session(&self, token: &str) -> Result<(User, String), StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok((user_of(&row)?, row.try_get("csrf_token")?))
+    }
+
+    /// Ends a session.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores an API token with scopes; returns its id.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn create_api_token(
+        &self,
+        user_id: &str,
+        name: &str,
+        token: &str,
+        scopes: &[&str],
+    ) -> Result<String, StoreError> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO api_tokens (id, token_hash, user_id, name, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(token_hash(token))
+        .bind(user_id)
+        .bind(name)
+        .bind(scopes.join(" "))
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// The user and scopes of a live (not revoked) API token.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn api_token(&self, token: &str) -> Result<(User, Vec<String>), StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.is_admin, u.created_at, t.scopes FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let scopes: String = row.try_get("scopes")?;
+        Ok((
+            user_of(&row)?,
+            scopes.split_whitespace().map(String::from).collect(),
+        ))
+    }
+
+    /// Revokes one of the user's API tokens.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the user has no such live token; a database error.
+    pub async fn revoke_api_token(&self, user_id: &str, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(user_id)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

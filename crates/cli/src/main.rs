@@ -12,6 +12,7 @@ mod monte_carlo_args;
 mod optimize_cmd;
 mod output;
 mod run_args;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     Walkforward(Box<optimize_cmd::WalkForwardArgs>),
     /// Generate the demo dataset (once) and print a summary with indicator readings.
     Demo,
+    /// Run the platform: the HTTP API on SQLite (default) or PostgreSQL.
+    Serve(serve_cmd::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(serve_cmd::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +66,8 @@ fn main() -> ExitCode {
         Command::Backtest(args) => backtest_cmd::run(&cli.data_dir, &args),
         Command::Optimize(args) => optimize_cmd::run_optimize(&cli.data_dir, &args),
         Command::Walkforward(args) => optimize_cmd::run_walkforward(&cli.data_dir, &args),
+        Command::Serve(args) => serve_cmd::serve(&cli.data_dir, &args),
+        Command::Migrate(args) => serve_cmd::migrate(&cli.data_dir, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

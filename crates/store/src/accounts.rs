@@ -213,6 +213,16 @@ impl Accounts {
         Ok((user_of(&row)?, row.try_get("password_hash")?))
     }
 
+    /// Number of user accounts (0 on a fresh database).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.db.pool())
+            .await?)
+    }
+
     /// A user by id.
     ///
     /// # Errors

@@ -1,0 +1,138 @@
+//! `skeet serve` (the API, in one process on SQLite by default) and `skeet migrate`.
+//!
+//! On first start with an empty database a demo user is created; its password is printed
+//! and kept in `<data-dir>/demo-login.txt` (readable by the owner only) so that later starts
+//! can print the login again.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use skeet_server::{AppState, hash_password, random_token, router};
+use skeet_store::Db;
+
+use crate::output::line;
+
+/// Arguments of `skeet serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database: sqlite://FILE or postgres://USER@HOST/DB (default: SQLite under the data
+    /// directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Mark session cookies Secure (when served behind TLS).
+    #[arg(long, env = "SKEET_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+/// Arguments of `skeet migrate`.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// Database URL (default: SQLite under the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+fn database_url(data_dir: &Path, given: Option<&str>) -> String {
+    given.map_or_else(
+        || format!("sqlite://{}", data_dir.join("skeet.db").display()),
+        str::to_string,
+    )
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub(crate) fn migrate(data_dir: &Path, args: &MigrateArgs) -> anyhow::Result<()> {
+    let url = database_url(data_dir, args.database_url.as_deref());
+    runtime()?.block_on(async {
+        Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot migrate {}", redact(&url)))?;
+        line(format!("migrations applied to {}", redact(&url)));
+        Ok(())
+    })
+}
+
+/// The URL without a password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
+    let url = database_url(data_dir, args.database_url.as_deref());
+    runtime()?.block_on(async {
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let state = AppState::new(db, args.secure_cookies);
+        let demo = ensure_demo(&state, data_dir).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        line(format!("SKEET is running at http://{addr}"));
+        if let Some((email, password)) = demo {
+            line(format!("demo login: {email} / {password}"));
+        }
+        line(format!("database: {}", redact(&url)));
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server stopped with an error")
+    })
+}
+
+const DEMO_EMAIL: &str = "demo@skeet.local";
+
+/// Creates the demo user on an empty database; returns the demo login when known.
+async fn ensure_demo(
+    state: &AppState,
+    data_dir: &Path,
+) -> anyhow::Result<Option<(String, String)>> {
+    let file: PathBuf = data_dir.join("demo-login.txt");
+    if state.accounts.count_users().await? == 0 {
+        let password = random_token()[..20].to_string();
+        let hash = hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+        state.accounts.create_user(DEMO_EMAIL, &hash, true).await?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        crate::output::write_atomic(&file, format!("{DEMO_EMAIL} {password}\n").as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+        return Ok(Some((DEMO_EMAIL.to_string(), password)));
+    }
+    // Later starts: repeat the login if the demo account still exists.
+    let known = std::fs::read_to_string(&file).ok().and_then(|t| {
+        let mut parts = t.split_whitespace();
+        Some((parts.next()?.to_string(), parts.next()?.to_string()))
+    });
+    match known {
+        Some((email, pw)) if state.accounts.find_by_email(&email).await.is_ok() => {
+            Ok(Some((email, pw)))
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,455 @@
+//! The real `skeet serve` binary over HTTP, on SQLite and on PostgreSQL: health and
+//! readiness, sign-up validation, sign-in with bearer tokens and cookies (CSRF enforced),
+//! sign-out, workspace isolation (404, not 403), `{code, message}` errors, and the demo login
+//! printed on first start.
+
+#![allow(clippy::unwrap_used, clippy::print_stderr, reason = "test")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skeet"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = Vec::new();
+    let mut addr = None;
+    while addr.is_none()
+        || !stdout
+            .last()
+            .is_some_and(|l: &String| l.starts_with("database:"))
+    {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited: {stdout:?}"
+        );
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = Some(a.to_string());
+        }
+        stdout.push(line.trim().to_string());
+    }
+    Server {
+        child,
+        addr: addr.unwrap(),
+        stdout,
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+/// One HTTP/1.1 request on its own connection.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let body_text = body.map(Value::to_string).unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if body.is_some() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    req.push_str(&format!(
+        "Content-Length: {}\r\n\r\n{body_text}",
+        body_text.len()
+    ));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v == "chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+#[track_caller]
+fn error_is(r: &Response, status: u16, code: &str, message_part: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains(message_part),
+        "{}",
+        r.body
+    );
+}
+
+fn exercise(addr: &str) {
+    let get = |path: &str, h: &[(&str, &str)]| request(addr, "GET", path, h, None);
+    let post = |path: &str, h: &[(&str, &str)], b: Value| request(addr, "POST", path, h, Some(&b));
+
+    assert_eq!(get("/healthz", &[]).status, 200);
+    let ready = get("/readyz", &[]);
+    assert_eq!(
+        (ready.status, ready.body["migrations"].clone()),
+        (200, json!("applied"))
+    );
+
+    // Sign-up validation.
+    error_is(
+        &post(
+            "/api/auth/signup",
+            &[],
+            json!({"email": "nope", "password": "long enough pw"}),
+        ),
+        400,
+        "bad_request",
+        "'nope' is not an email address",
+    );
+    error_is(
+        &post(
+            "/api/auth/signup",
+            &[],
+            json!({"email": "a@b.co", "password": "short"}),
+        ),
+        400,
+        "bad_request",
+        "at least 10 characters",
+    );
+    error_is(
+        &post("/api/auth/signup", &[], json!({"email": 1})),
+        422,
+        "bad_request",
+        "request body",
+    );
+    let alice = post(
+        "/api/auth/signup",
+        &[],
+        json!({"email": "Alice@Example.com", "password": "alice password"}),
+    );
+    assert_eq!(alice.status, 201, "{}", alice.body);
+    let alice_ws = alice.body["workspace_id"].as_str().unwrap().to_string();
+    error_is(
+        &post(
+            "/api/auth/signup",
+            &[],
+            json!({"email": "alice@example.com", "password": "another password"}),
+        ),
+        409,
+        "conflict",
+        "already exists",
+    );
+    let bob = post(
+        "/api/auth/signup",
+        &[],
+        json!({"email": "bob@example.com", "password": "bob password!"}),
+    );
+    let bob_ws = bob.body["workspace_id"].as_str().unwrap().to_string();
+
+    // Sign-in.
+    error_is(
+        &post(
+            "/api/auth/login",
+            &[],
+            json!({"email": "alice@example.com", "password": "wrong password"}),
+        ),
+        401,
+        "unauthorized",
+        "wrong email or password",
+    );
+    error_is(
+        &post(
+            "/api/auth/login",
+            &[],
+            json!({"email": "nobody@example.com", "password": "wrong password"}),
+        ),
+        401,
+        "unauthorized",
+        "wrong email or password",
+    );
+    let login = post(
+        "/api/auth/login",
+        &[],
+        json!({"email": "ALICE@example.com", "password": "alice password"}),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let token = login.body["token"].as_str().unwrap().to_string();
+    let csrf = login.body["csrf_token"].as_str().unwrap().to_string();
+    let cookie = login
+        .headers
+        .iter()
+        .find(|(k, _)| k == "set-cookie")
+        .unwrap()
+        .1
+        .clone();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
+    let bearer = format!("Bearer {token}");
+    let me = get("/api/me", &[("Authorization", &bearer)]);
+    assert_eq!(me.body["user"]["email"], "alice@example.com", "{}", me.body);
+    assert_eq!(me.body["workspaces"][0]["role"], "owner");
+    error_is(&get("/api/me", &[]), 401, "unauthorized", "sign in first");
+    error_is(
+        &get("/api/me", &[("Authorization", "Bearer forged")]),
+        401,
+        "unauthorized",
+        "unknown, expired or revoked",
+    );
+
+    // Workspaces: one's own jobs list, another's is 404 (as if it did not exist).
+    let jobs = get(
+        &format!("/api/workspaces/{alice_ws}/jobs"),
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!((jobs.status, jobs.body["items"].clone()), (200, json!([])));
+    error_is(
+        &get(
+            &format!("/api/workspaces/{bob_ws}/jobs"),
+            &[("Authorization", &bearer)],
+        ),
+        404,
+        "not_found",
+        "no such workspace",
+    );
+    error_is(
+        &get(
+            "/api/workspaces/made-up/jobs",
+            &[("Authorization", &bearer)],
+        ),
+        404,
+        "not_found",
+        "no such workspace",
+    );
+    error_is(
+        &get(
+            &format!("/api/workspaces/{alice_ws}/jobs?limit=0"),
+            &[("Authorization", &bearer)],
+        ),
+        400,
+        "bad_request",
+        "limit must be from 1 to 500",
+    );
+    error_is(
+        &get(
+            &format!("/api/workspaces/{alice_ws}/jobs?state=bogus"),
+            &[("Authorization", &bearer)],
+        ),
+        400,
+        "bad_request",
+        "not a job state",
+    );
+    error_is(
+        &get(
+            &format!("/api/workspaces/{alice_ws}/jobs?limit=x"),
+            &[("Authorization", &bearer)],
+        ),
+        400,
+        "bad_request",
+        "query string",
+    );
+    error_is(
+        &get(
+            &format!("/api/workspaces/{alice_ws}/jobs/nope"),
+            &[("Authorization", &bearer)],
+        ),
+        404,
+        "not_found",
+        "not found",
+    );
+    error_is(
+        &get("/api/nothing", &[]),
+        404,
+        "not_found",
+        "no such endpoint",
+    );
+
+    // Cookie sessions: reads work, writes need the CSRF token.
+    let session_cookie = format!("skeet_session={token}");
+    assert_eq!(get("/api/me", &[("Cookie", &session_cookie)]).status, 200);
+    error_is(
+        &post(
+            "/api/auth/logout",
+            &[("Cookie", &session_cookie)],
+            json!({}),
+        ),
+        403,
+        "forbidden",
+        "X-CSRF-Token",
+    );
+    error_is(
+        &post(
+            "/api/auth/logout",
+            &[("Cookie", &session_cookie), ("X-CSRF-Token", "wrong")],
+            json!({}),
+        ),
+        403,
+        "forbidden",
+        "X-CSRF-Token",
+    );
+    let out = post(
+        "/api/auth/logout",
+        &[("Cookie", &session_cookie), ("X-CSRF-Token", &csrf)],
+        json!({}),
+    );
+    assert_eq!(out.status, 204);
+    error_is(
+        &get("/api/me", &[("Authorization", &bearer)]),
+        401,
+        "unauthorized",
+        "unknown, expired or revoked",
+    );
+}
+
+#[test]
+fn the_api_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None);
+    assert!(
+        server.stdout[0].starts_with("SKEET is running at http://127.0.0.1:"),
+        "{:?}",
+        server.stdout
+    );
+    let demo = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("demo login: "))
+        .unwrap()
+        .to_string();
+    let (email, password) = demo.split_once(" / ").unwrap();
+    let login = request(
+        &server.addr,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(&json!({"email": email, "password": password})),
+    );
+    assert_eq!(
+        login.status, 200,
+        "the printed demo login works: {}",
+        login.body
+    );
+    exercise(&server.addr);
+    drop(server);
+    // A second start on the same data directory prints the same demo login again.
+    let again = start(dir.path(), None);
+    assert!(
+        again
+            .stdout
+            .iter()
+            .any(|l| l == &format!("demo login: {demo}")),
+        "{:?}",
+        again.stdout
+    );
+}
+
+#[test]
+fn the_api_on_postgres() {
+    let admin = std::env::var("SKEET_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let required = std::env::var("SKEET_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let name = format!("skeet_t_{}", uuid::Uuid::new_v4().simple());
+    let created = rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&admin).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await?;
+        Ok::<_, sqlx::Error>(())
+    });
+    if let Err(e) = created {
+        assert!(
+            !required,
+            "PostgreSQL at {admin} is required (SKEET_REQUIRE_SERVICES=1): {e}"
+        );
+        eprintln!("skipping: PostgreSQL at {admin} unreachable ({e})");
+        return;
+    }
+    let base = admin.rsplit_once('/').unwrap().0;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Some(&format!("{base}/{name}")));
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("database: postgres://")),
+        "{:?}",
+        server.stdout
+    );
+    exercise(&server.addr);
+    drop(server);
+    rt.block_on(async {
+        if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await;
+        }
+    });
+}

@@ -55,6 +55,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Apply database migrations and exit.
     Migrate(serve_cmd::MigrateArgs),
+    /// Run job workers only, on the same database as `skeet serve`.
+    Worker(serve_cmd::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Walkforward(args) => optimize_cmd::run_walkforward(&cli.data_dir, &args),
         Command::Serve(args) => serve_cmd::serve(&cli.data_dir, &args),
         Command::Migrate(args) => serve_cmd::migrate(&cli.data_dir, &args),
+        Command::Worker(args) => serve_cmd::worker(&cli.data_dir, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

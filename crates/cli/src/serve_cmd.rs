@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -27,6 +28,23 @@ pub(crate) struct ServeArgs {
     /// Mark session cookies Secure (when served behind TLS).
     #[arg(long, env = "SKEET_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Run no job workers in this process (run `skeet worker` processes instead).
+    #[arg(long)]
+    no_workers: bool,
+    /// In-process job workers (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// Arguments of `skeet worker`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// Database URL (default: SQLite under the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Job workers in this process (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 /// Arguments of `skeet migrate`.
@@ -82,7 +100,19 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         let db = Db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let state = AppState::new(db, args.secure_cookies);
+        let dir = data_dir.to_path_buf();
+        let validate: skeet_server::Validator = Arc::new(move |body| {
+            let req: skeet_worker::BacktestRequest =
+                serde_json::from_value(body.clone()).map_err(|e| format!("request body: {e}"))?;
+            req.prepare(&dir).map(|_| ()).map_err(|e| e.to_string())
+        });
+        let state = AppState::new(db.clone(), args.secure_cookies, validate);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = if args.no_workers {
+            Vec::new()
+        } else {
+            spawn_workers(&db, data_dir, args.workers, &stopped)
+        };
         let demo = ensure_demo(&state, data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -93,12 +123,65 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             line(format!("demo login: {email} / {password}"));
         }
         line(format!("database: {}", redact(&url)));
-        axum::serve(listener, router(state))
+        let served = axum::serve(listener, router(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
-            .context("the server stopped with an error")
+            .context("the server stopped with an error");
+        // Running jobs go back to the queue for the next worker.
+        let _ = stop.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        served
+    })
+}
+
+fn spawn_workers(
+    db: &Db,
+    data_dir: &Path,
+    count: Option<usize>,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let n = count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let host = std::process::id();
+    (0..n)
+        .map(|k| {
+            let cfg = skeet_worker::WorkerConfig {
+                id: format!("{}-{host}-{k}", skeet_store::new_id()),
+                data_dir: data_dir.to_path_buf(),
+                poll: std::time::Duration::from_millis(200),
+            };
+            tokio::spawn(skeet_worker::run(
+                skeet_store::jobs::Jobs::new(db.clone()),
+                cfg,
+                stopped.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// `skeet worker`: job workers only, on the same database as `skeet serve`.
+pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
+    let url = database_url(data_dir, args.database_url.as_deref());
+    runtime()?.block_on(async {
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = spawn_workers(&db, data_dir, args.workers, &stopped);
+        line(format!(
+            "{} worker(s) running on {}",
+            workers.len(),
+            redact(&url)
+        ));
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        Ok(())
     })
 }
 

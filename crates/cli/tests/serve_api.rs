@@ -453,3 +453,160 @@ fn the_api_on_postgres() {
         }
     });
 }
+
+#[test]
+fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = Command::new(env!("CARGO_BIN_EXE_skeet"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "data",
+            "generate",
+            "--symbol",
+            "BTC/USDT",
+            "--timeframe",
+            "1h",
+            "--bars",
+            "3000",
+            "--seed",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let server = start(dir.path(), None);
+    let addr = server.addr.as_str();
+    let post = |path: &str, h: &[(&str, &str)], b: Value| request(addr, "POST", path, h, Some(&b));
+    post(
+        "/api/auth/signup",
+        &[],
+        json!({"email": "q@example.com", "password": "quant password"}),
+    );
+    let login = post(
+        "/api/auth/login",
+        &[],
+        json!({"email": "q@example.com", "password": "quant password"}),
+    );
+    let bearer = format!("Bearer {}", login.body["token"].as_str().unwrap());
+    let me = request(addr, "GET", "/api/me", &[("Authorization", &bearer)], None);
+    let ws = me.body["workspaces"][0]["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/workspaces/{ws}/backtests");
+    let auth = [("Authorization", bearer.as_str())];
+
+    // Bad requests are refused before anything is queued, saying what is wrong.
+    error_is(
+        &post(
+            &path,
+            &auth,
+            json!({"strategy": "smaa_cross", "symbol": "BTC/USDT", "timeframe": "1h"}),
+        ),
+        400,
+        "bad_request",
+        "smaa_cross",
+    );
+    error_is(
+        &post(
+            &path,
+            &auth,
+            json!({"strategy": "sma_cross", "symbol": "ETH/USDT", "timeframe": "1h"}),
+        ),
+        400,
+        "bad_request",
+        "no ETH/USDT 1h data is stored",
+    );
+    error_is(
+        &post(
+            &path,
+            &auth,
+            json!({"strategy": "sma_cross", "params": {"fast": 500}, "symbol": "BTC/USDT", "timeframe": "1h"}),
+        ),
+        400,
+        "bad_request",
+        "params",
+    );
+    error_is(
+        &post(
+            &path,
+            &auth,
+            json!({"strategy": "sma_cross", "symbol": "BTC/USDT", "timeframe": "1h", "colour": "red"}),
+        ),
+        400,
+        "bad_request",
+        "unknown field `colour`",
+    );
+    let listed = request(
+        addr,
+        "GET",
+        &format!("/api/workspaces/{ws}/jobs"),
+        &auth,
+        None,
+    );
+    assert_eq!(listed.body["items"], json!([]), "nothing was queued");
+
+    let submitted = post(
+        &path,
+        &auth,
+        json!({
+            "strategy": "sma_cross", "params": {"fast": 10, "slow": 30},
+            "symbol": "BTC/USDT", "timeframe": "1h", "commission": "0.001"
+        }),
+    );
+    assert_eq!(submitted.status, 202, "{}", submitted.body);
+    let id = submitted.body["id"].as_str().unwrap().to_string();
+    let mut job = submitted.body;
+    for _ in 0..300 {
+        job = request(addr, "GET", &format!("{path}/{id}"), &auth, None).body;
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let report = &job["result"];
+    assert_eq!(report["strategy"], "sma_cross");
+    assert_eq!(report["params"], json!({"fast": 10.0, "slow": 30.0}));
+    assert_eq!(report["metrics"]["bars"], 3000);
+    assert!(
+        report["trades"].as_array().unwrap().len() > 10,
+        "{}",
+        report["metrics"]
+    );
+
+    // The same run on the command line gives the same numbers.
+    let cli = Command::new(env!("CARGO_BIN_EXE_skeet"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "backtest",
+            "--symbol",
+            "BTC/USDT",
+            "--timeframe",
+            "1h",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=10",
+            "--param",
+            "slow=30",
+            "--commission",
+            "0.001",
+            "--output",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        cli["metrics"]["total_return_pct"],
+        report["metrics"]["total_return_pct"]
+    );
+    assert_eq!(cli["final_equity"], report["final_equity"]);
+}

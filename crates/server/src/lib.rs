@@ -31,8 +31,12 @@ use skeet_store::jobs::{JobState, Jobs};
 pub use auth::{Caller, hash_password, random_token};
 pub use error::{ApiError, ApiJson, ApiQuery};
 
+/// Checks a job payload before it is queued; the error says what is wrong. The binary
+/// injects the workers' own validation (the server does not depend on the workers).
+pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
+
 /// What every handler shares.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub db: Db,
@@ -42,16 +46,27 @@ pub struct AppState {
     pub jobs: Jobs,
     /// Mark cookies `Secure` (serving behind TLS).
     pub secure_cookies: bool,
+    /// Validation of backtest requests.
+    pub validate_backtest: Validator,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
     /// State over `db`.
-    pub fn new(db: Db, secure_cookies: bool) -> Arc<Self> {
+    pub fn new(db: Db, secure_cookies: bool, validate_backtest: Validator) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
             db,
             secure_cookies,
+            validate_backtest,
         })
     }
 }
@@ -68,6 +83,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/workspaces/{ws}/jobs", get(list_jobs))
         .route("/api/workspaces/{ws}/jobs/{id}", get(get_job))
         .route("/api/workspaces/{ws}/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/workspaces/{ws}/backtests", post(submit_backtest))
+        .route("/api/workspaces/{ws}/backtests/{id}", get(get_backtest))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -158,4 +175,43 @@ async fn cancel_job(
         return Err(ApiError::forbidden("viewers cannot cancel jobs"));
     }
     Ok(axum::Json(s.jobs.cancel(&ws, &id).await?))
+}
+
+async fn submit_backtest(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let role = caller.role_in(&s, &ws).await?;
+    if !role.can_write() {
+        return Err(ApiError::forbidden(
+            "viewers cannot run backtests; ask an owner for the analyst role",
+        ));
+    }
+    let validate = s.validate_backtest.clone();
+    let checked = body.clone();
+    // Validation reads the stored bars: off the async threads.
+    tokio::task::spawn_blocking(move || validate(&checked))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::bad_request)?;
+    let job = s
+        .jobs
+        .enqueue(&ws, "backtest", &body, 3, Some(&caller.user.id))
+        .await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+async fn get_backtest(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.role_in(&s, &ws).await?;
+    let job = s.jobs.get(&ws, &id).await?;
+    if job.kind != "backtest" {
+        return Err(ApiError::not_found("no such backtest"));
+    }
+    Ok(axum::Json(job))
 }

@@ -387,6 +387,20 @@ impl Jobs {
         Ok(JobState::Failed)
     }
 
+    /// Records a failure that retrying cannot fix (bad input): failed at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the lease was lost; a database error.
+    pub async fn fail_permanently(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.finish(id, worker, JobState::Failed, None, Some(error))
+            .await
+    }
+
     /// Records that the worker stopped because a cancel was requested.
     ///
     /// # Errors

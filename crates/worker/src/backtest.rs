@@ -1,0 +1,190 @@
+//! The `backtest` job: a strategy (template or spec) over a stored series.
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use skeet_backtest::{Market, RunConfig, run_spec};
+use skeet_core::{Instrument, InstrumentId, Symbol, Timeframe, Venue};
+use skeet_data::{MarketStore, SeriesKey, series_hash};
+use skeet_engine::FillModel;
+use skeet_strategy::{StrategySpec, templates};
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The input is wrong: retrying cannot help.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something that may work on another attempt (I/O, storage).
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// What a `backtest` job runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestRequest {
+    /// A built-in template name (or give `spec`).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// A strategy spec document (or give `strategy`).
+    #[serde(default)]
+    pub spec: Option<serde_json::Value>,
+    /// Parameter values.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, f64>,
+    /// Symbol of the stored series, e.g. `BTC/USDT`.
+    pub symbol: String,
+    /// Timeframe, e.g. `1h`.
+    pub timeframe: String,
+    /// Venue (default: the only one holding the symbol).
+    #[serde(default)]
+    pub venue: Option<String>,
+    /// Starting cash (decimal string; default 10000).
+    #[serde(default)]
+    pub cash: Option<String>,
+    /// Fee rate per fill (decimal string; default 0.001).
+    #[serde(default)]
+    pub commission: Option<String>,
+    /// `next-open` (default), `close` or `intrabar`.
+    #[serde(default)]
+    pub fill: Option<String>,
+}
+
+/// A validated request, ready to run.
+pub struct Prepared {
+    spec: StrategySpec,
+    params: skeet_strategy::ParamValues,
+    market: Market,
+    cfg: RunConfig,
+}
+
+fn invalid(e: impl std::fmt::Display) -> JobError {
+    JobError::Invalid(e.to_string())
+}
+
+impl BacktestRequest {
+    /// Checks everything and loads the bars.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
+    pub fn prepare(&self, data_dir: &Path) -> Result<Prepared, JobError> {
+        let spec = match (&self.strategy, &self.spec) {
+            (Some(name), None) => {
+                templates::get(name).map_err(|e| invalid(format!("strategy: {e}")))?
+            }
+            (None, Some(doc)) => StrategySpec::from_json(&doc.to_string())
+                .map_err(|e| invalid(format!("spec: {e}")))?,
+            _ => {
+                return Err(invalid(
+                    "give exactly one of strategy (a template name) and spec (a spec document)",
+                ));
+            }
+        };
+        let overrides: Vec<(String, f64)> =
+            self.params.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let params = spec
+            .resolve_params(&overrides)
+            .map_err(|e| invalid(format!("params: {e}")))?;
+        let tf: Timeframe = self
+            .timeframe
+            .parse()
+            .map_err(|e| invalid(format!("timeframe: {e}")))?;
+        let symbol = Symbol::new(&self.symbol).map_err(|e| invalid(format!("symbol: {e}")))?;
+        let store =
+            MarketStore::in_data_dir(data_dir).map_err(|e| JobError::Transient(e.to_string()))?;
+        let key = match &self.venue {
+            Some(v) => SeriesKey::new(
+                Venue::new(v).map_err(|e| invalid(format!("venue: {e}")))?,
+                symbol,
+                tf,
+            ),
+            None => {
+                let keys = store
+                    .find(symbol, Some(tf))
+                    .map_err(|e| JobError::Transient(e.to_string()))?;
+                match keys.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(invalid(format!(
+                            "no {symbol} {tf} data is stored; upload or generate a dataset first"
+                        )));
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "{symbol} {tf} is stored for several venues; give venue"
+                        )));
+                    }
+                }
+            }
+        };
+        let bars = store
+            .read(&key, None, None)
+            .map_err(|e| invalid(format!("no {symbol} {tf} data on {}: {e}", key.venue)))?;
+        if bars.is_empty() {
+            return Err(invalid(format!("the {symbol} {tf} series is empty")));
+        }
+        let decimal =
+            |field: &str, v: Option<&String>, default: &str| -> Result<Decimal, JobError> {
+                let s = v.map_or(default, String::as_str);
+                s.parse::<Decimal>()
+                    .map_err(|_| invalid(format!("{field}: '{s}' is not a number")))
+            };
+        let cash = decimal("cash", self.cash.as_ref(), "10000")?;
+        if cash <= Decimal::ZERO {
+            return Err(invalid("cash must be above 0"));
+        }
+        let commission = decimal("commission", self.commission.as_ref(), "0.001")?;
+        if commission < Decimal::ZERO || commission >= Decimal::new(1, 1) {
+            return Err(invalid(
+                "commission must be from 0 to below 0.1 (0.001 = 0.1 %)",
+            ));
+        }
+        let fill = match self.fill.as_deref().unwrap_or("next-open") {
+            "next-open" => FillModel::NextOpen,
+            "close" => FillModel::Close,
+            "intrabar" => FillModel::Intrabar,
+            other => {
+                return Err(invalid(format!(
+                    "fill: '{other}' is not a fill model; use next-open, close or intrabar"
+                )));
+            }
+        };
+        let mut instrument = Instrument::unrestricted(InstrumentId::new(key.venue, symbol));
+        instrument.maker_fee = commission;
+        instrument.taker_fee = commission;
+        if symbol.quote().is_none() {
+            instrument.lot_size = Decimal::ONE;
+        }
+        let market = Market {
+            instrument,
+            timeframe: tf,
+            data_hash: series_hash(&bars),
+            bars,
+        };
+        let cfg = RunConfig {
+            cash,
+            fill,
+            ..RunConfig::default()
+        };
+        Ok(Prepared {
+            spec,
+            params,
+            market,
+            cfg,
+        })
+    }
+}
+
+/// Runs a `backtest` job's payload; the result is the JSON report.
+pub(crate) fn execute(
+    payload: &serde_json::Value,
+    data_dir: &Path,
+) -> Result<serde_json::Value, JobError> {
+    let req: BacktestRequest =
+        serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
+    let p = req.prepare(data_dir)?;
+    let out = run_spec(&p.spec, &p.params, &p.market, &p.cfg).map_err(invalid)?;
+    serde_json::to_value(&out.report).map_err(|e| JobError::Transient(e.to_string()))
+}

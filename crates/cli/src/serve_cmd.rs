@@ -34,6 +34,9 @@ pub(crate) struct ServeArgs {
     /// In-process job workers (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Job lease in milliseconds: how long a silent worker keeps a job.
+    #[arg(long, env = "SKEET_JOB_LEASE_MS", default_value_t = skeet_worker::LEASE_MS, hide = true)]
+    lease_ms: i64,
 }
 
 /// Arguments of `skeet worker`.
@@ -45,6 +48,9 @@ pub(crate) struct WorkerArgs {
     /// Job workers in this process (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Job lease in milliseconds: how long a silent worker keeps a job.
+    #[arg(long, env = "SKEET_JOB_LEASE_MS", default_value_t = skeet_worker::LEASE_MS)]
+    lease_ms: i64,
 }
 
 /// Arguments of `skeet migrate`.
@@ -111,7 +117,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         let workers = if args.no_workers {
             Vec::new()
         } else {
-            spawn_workers(&db, data_dir, args.workers, &stopped)
+            spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped)
         };
         let demo = ensure_demo(&state, data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -142,6 +148,7 @@ fn spawn_workers(
     db: &Db,
     data_dir: &Path,
     count: Option<usize>,
+    lease_ms: i64,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let n = count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -152,6 +159,7 @@ fn spawn_workers(
                 id: format!("{}-{host}-{k}", skeet_store::new_id()),
                 data_dir: data_dir.to_path_buf(),
                 poll: std::time::Duration::from_millis(200),
+                lease_ms: lease_ms.max(300),
             };
             tokio::spawn(skeet_worker::run(
                 skeet_store::jobs::Jobs::new(db.clone()),
@@ -170,7 +178,7 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = spawn_workers(&db, data_dir, args.workers, &stopped);
+        let workers = spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped);
         line(format!(
             "{} worker(s) running on {}",
             workers.len(),

@@ -37,6 +37,8 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     /// Idle wait between polls of an empty queue.
     pub poll: Duration,
+    /// Lease length in ms ([`LEASE_MS`] by default); heartbeats come every third of it.
+    pub lease_ms: i64,
 }
 
 /// Claims and runs jobs until `shutdown` turns true; a job running then is given back to the
@@ -47,7 +49,7 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
         if *shutdown.borrow() {
             return;
         }
-        let claimed = match jobs.claim(&cfg.id, KINDS, LEASE_MS).await {
+        let claimed = match jobs.claim(&cfg.id, KINDS, cfg.lease_ms).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(worker = %cfg.id, error = %e, "claim failed");
@@ -65,13 +67,14 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
         let payload = job.payload.clone();
         let data_dir = cfg.data_dir.clone();
         let mut work = tokio::task::spawn_blocking(move || backtest::execute(&payload, &data_dir));
-        let mut beat = tokio::time::interval(Duration::from_millis((LEASE_MS / 3) as u64));
+        let mut beat =
+            tokio::time::interval(Duration::from_millis((cfg.lease_ms / 3).max(1) as u64));
         beat.tick().await;
         let outcome = loop {
             tokio::select! {
                 done = &mut work => break Some(done),
                 _ = beat.tick() => {
-                    match jobs.heartbeat(&job.id, &cfg.id, LEASE_MS, None).await {
+                    match jobs.heartbeat(&job.id, &cfg.id, cfg.lease_ms, None).await {
                         Ok(Lease::Held) | Err(_) => {}
                         Ok(Lease::CancelRequested) => {
                             let _ = jobs.cancelled(&job.id, &cfg.id).await;

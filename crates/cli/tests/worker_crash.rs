@@ -1,0 +1,169 @@
+//! A worker process killed in the middle of a backtest does not lose the job: its lease
+//! expires and a second `skeet worker` process runs it to the end. Uses real processes on a
+//! shared SQLite database: `skeet serve --no-workers` for the API and two `skeet worker`s.
+
+#![allow(clippy::unwrap_used, reason = "test")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn skeet(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skeet"));
+    c.arg("--data-dir").arg(dir).env_remove("DATABASE_URL");
+    c
+}
+
+fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let body = raw.split_once("\r\n\r\n").unwrap().1;
+    // Small bodies come whole; chunked ones carry a size line first.
+    let json_start = body.find('{').unwrap_or(0);
+    let json_end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    serde_json::from_str(&body[json_start..json_end]).unwrap_or(Value::Null)
+}
+
+#[test]
+fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = skeet(dir.path())
+        .args([
+            "data",
+            "generate",
+            "--symbol",
+            "BIG/USD",
+            "--timeframe",
+            "1m",
+            "--bars",
+            "1000000",
+            "--seed",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+
+    let mut api = Proc(
+        skeet(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-workers"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(api.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("SKEET is running at http://")
+        .unwrap()
+        .to_string();
+
+    call(
+        &addr,
+        "POST",
+        "/api/auth/signup",
+        None,
+        Some(json!({"email": "w@example.com", "password": "worker password"})),
+    );
+    let login = call(
+        &addr,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(json!({"email": "w@example.com", "password": "worker password"})),
+    );
+    let token = login["token"].as_str().unwrap().to_string();
+    let me = call(&addr, "GET", "/api/me", Some(&token), None);
+    let ws = me["workspaces"][0]["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = call(
+        &addr,
+        "POST",
+        &format!("/api/workspaces/{ws}/backtests"),
+        Some(&token),
+        Some(json!({"strategy": "sma_cross", "symbol": "BIG/USD", "timeframe": "1m"})),
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let get = || {
+        call(
+            &addr,
+            "GET",
+            &format!("/api/workspaces/{ws}/backtests/{id}"),
+            Some(&token),
+            None,
+        )
+    };
+
+    let worker = || {
+        Proc(
+            skeet(dir.path())
+                .args(["worker", "--workers", "1", "--lease-ms", "1500"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut first_worker = worker();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let running = loop {
+        let j = get();
+        if j["state"] == "running" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "never started: {j}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let first_holder = running["locked_by"].as_str().unwrap().to_string();
+    first_worker.0.kill().unwrap();
+    first_worker.0.wait().unwrap();
+    assert_eq!(
+        get()["state"],
+        "running",
+        "the job is still leased to the dead worker"
+    );
+
+    let _second = worker();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let j = get();
+        if j["state"] == "succeeded" || j["state"] == "failed" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "never finished: {j}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        done["attempts"], 2,
+        "the second worker ran it again: {done}"
+    );
+    assert_eq!(done["result"]["metrics"]["bars"], 1_000_000);
+    assert!(!first_holder.is_empty());
+}

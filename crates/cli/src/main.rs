@@ -57,6 +57,9 @@ enum Command {
     Migrate(serve_cmd::MigrateArgs),
     /// Run job workers only, on the same database as `skeet serve`.
     Worker(serve_cmd::WorkerArgs),
+    /// Manage accounts (operator).
+    #[command(subcommand)]
+    User(serve_cmd::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::serve(&cli.data_dir, &args),
         Command::Migrate(args) => serve_cmd::migrate(&cli.data_dir, &args),
         Command::Worker(args) => serve_cmd::worker(&cli.data_dir, &args),
+        Command::User(cmd) => serve_cmd::user(&cli.data_dir, &cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

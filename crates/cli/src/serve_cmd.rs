@@ -130,9 +130,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         }
         line(format!("database: {}", redact(&url)));
         let served = axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown_signal())
             .await
             .context("the server stopped with an error");
         // Running jobs go back to the queue for the next worker.
@@ -184,13 +182,35 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             workers.len(),
             redact(&url)
         ));
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         let _ = stop.send(true);
         for w in workers {
             let _ = w.await;
         }
         Ok(())
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what service managers and `docker stop` send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 const DEMO_EMAIL: &str = "demo@skeet.local";
@@ -226,4 +246,74 @@ async fn ensure_demo(
         }
         _ => Ok(None),
     }
+}
+
+/// `skeet user ...`: accounts administration for the operator.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create an account (with its personal workspace).
+    Create(UserCreateArgs),
+}
+
+/// Arguments of `skeet user create`.
+#[derive(Debug, Args)]
+pub(crate) struct UserCreateArgs {
+    /// Email address (the sign-in name).
+    #[arg(long)]
+    email: String,
+    /// Make the user a platform admin (the operator).
+    #[arg(long)]
+    admin: bool,
+    /// Read the password from standard input (default: generate one and print it).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Database URL (default: SQLite under the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+pub(crate) fn user(data_dir: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Create(args) = cmd;
+    let email = args.email.trim();
+    if !email.contains('@') || email.contains(char::is_whitespace) {
+        anyhow::bail!("--email '{email}' is not an email address (name@example.com)");
+    }
+    let (password, generated) = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_line(&mut text)
+            .context("cannot read the password from standard input")?;
+        (text.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (random_token()[..20].to_string(), true)
+    };
+    if password.chars().count() < 10 {
+        anyhow::bail!("the password must be at least 10 characters");
+    }
+    let url = database_url(data_dir, args.database_url.as_deref());
+    runtime()?.block_on(async {
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let hash = hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+        let accounts = skeet_store::accounts::Accounts::new(db);
+        let (user, _) = accounts
+            .create_user(email, &hash, args.admin)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        line(format!(
+            "created {}{} ({})",
+            user.email,
+            if user.is_admin {
+                ", platform admin"
+            } else {
+                ""
+            },
+            user.id
+        ));
+        if generated {
+            line(format!("password: {password}"));
+        }
+        Ok(())
+    })
 }

@@ -610,3 +610,111 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
     );
     assert_eq!(cli["final_equity"], report["final_equity"]);
 }
+
+#[test]
+fn the_operator_creates_accounts_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_skeet"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["user", "create"])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, out, _) = create(&["--email", "Ops@Example.com", "--admin"], "");
+    assert_eq!(code, Some(0));
+    assert!(
+        out.starts_with("created ops@example.com, platform admin ("),
+        "{out}"
+    );
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_string();
+    let (code, _, err) = create(&["--email", "ops@example.com"], "");
+    assert_eq!(
+        (code, err.trim()),
+        (
+            Some(1),
+            "error: an account with the email ops@example.com already exists"
+        )
+    );
+    let (code, _, err) = create(&["--email", "t@example.com", "--password-stdin"], "short\n");
+    assert_eq!(
+        (code, err.trim()),
+        (
+            Some(1),
+            "error: the password must be at least 10 characters"
+        )
+    );
+    let (code, out, _) = create(
+        &["--email", "t@example.com", "--password-stdin"],
+        "trader password\n",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        !out.contains("password:"),
+        "a given password is never printed"
+    );
+
+    let server = start(dir.path(), None);
+    assert!(
+        !server.stdout.iter().any(|l| l.starts_with("demo login")),
+        "no demo user on a non-empty database"
+    );
+    for (email, pw) in [
+        ("ops@example.com", password.as_str()),
+        ("t@example.com", "trader password"),
+    ] {
+        let login = request(
+            &server.addr,
+            "POST",
+            "/api/auth/login",
+            &[],
+            Some(&json!({"email": email, "password": pw})),
+        );
+        assert_eq!(login.status, 200, "{email}: {}", login.body);
+    }
+    let me = request(
+        &server.addr,
+        "GET",
+        "/api/me",
+        &[(
+            "Authorization",
+            &format!(
+                "Bearer {}",
+                request(
+                    &server.addr,
+                    "POST",
+                    "/api/auth/login",
+                    &[],
+                    Some(&json!({"email": "ops@example.com", "password": password}))
+                )
+                .body["token"]
+                    .as_str()
+                    .unwrap()
+            ),
+        )],
+        None,
+    );
+    assert_eq!(me.body["user"]["is_admin"], true);
+}

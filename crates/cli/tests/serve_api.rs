@@ -150,7 +150,31 @@ fn exercise(addr: &str) {
     let get = |path: &str, h: &[(&str, &str)]| request(addr, "GET", path, h, None);
     let post = |path: &str, h: &[(&str, &str)], b: Value| request(addr, "POST", path, h, Some(&b));
 
-    assert_eq!(get("/healthz", &[]).status, 200);
+    let health = get("/healthz", &[]);
+    assert_eq!(health.status, 200);
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert!(
+            health
+                .headers
+                .contains(&(name.to_string(), value.to_string())),
+            "{name}: {:?}",
+            health.headers
+        );
+    }
+    // CORS is closed: no Access-Control-Allow-Origin for a foreign origin.
+    let cors = get("/api/me", &[("Origin", "https://evil.example")]);
+    assert!(
+        !cors
+            .headers
+            .iter()
+            .any(|(k, _)| k.starts_with("access-control-")),
+        "{:?}",
+        cors.headers
+    );
     let ready = get("/readyz", &[]);
     assert_eq!(
         (ready.status, ready.body["migrations"].clone()),

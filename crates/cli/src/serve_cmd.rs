@@ -129,10 +129,13 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             line(format!("demo login: {email} / {password}"));
         }
         line(format!("database: {}", redact(&url)));
-        let served = axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("the server stopped with an error");
+        let served = axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped with an error");
         // Running jobs go back to the queue for the next worker.
         let _ = stop.send(true);
         for w in workers {

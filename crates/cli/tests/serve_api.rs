@@ -285,6 +285,31 @@ fn exercise(addr: &str) {
         "unknown, expired or revoked",
     );
 
+    // Repeated wrong passwords lock the account out (429), even for the right one.
+    post(
+        "/api/auth/signup",
+        &[],
+        json!({"email": "locked@example.com", "password": "the right one"}),
+    );
+    for _ in 0..5 {
+        let r = post(
+            "/api/auth/login",
+            &[],
+            json!({"email": "locked@example.com", "password": "a wrong guess"}),
+        );
+        assert_eq!(r.status, 401);
+    }
+    error_is(
+        &post(
+            "/api/auth/login",
+            &[],
+            json!({"email": "LOCKED@example.com", "password": "the right one"}),
+        ),
+        429,
+        "too_many_requests",
+        "too many failed sign-ins; try again in 15 minute(s)",
+    );
+
     // Workspaces: one's own jobs list, another's is 404 (as if it did not exist).
     let jobs = get(
         &format!("/api/workspaces/{alice_ws}/jobs"),

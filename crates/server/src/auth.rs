@@ -186,24 +186,70 @@ pub(crate) async fn signup(
     ))
 }
 
+/// Failed sign-ins allowed per account, and per client address, within [`THROTTLE_WINDOW_MS`].
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+const MAX_FAILURES_PER_IP: i64 = 50;
+/// The window in which failures count, and how long a lock-out lasts: 15 minutes.
+const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
 pub(crate) async fn login(
     State(s): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
     let wrong = || ApiError::unauthorized("wrong email or password");
+    let account_key = format!("email:{}", skeet_store::accounts::normalise_email(&c.email));
+    let ip_key = format!("ip:{}", peer.ip());
+    for key in [&account_key, &ip_key] {
+        if let Some(ms) = s.accounts.throttled(key).await? {
+            // Checked before the password, so a locked account gives nothing away.
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!(
+                    "too many failed sign-ins; try again in {} minute(s)",
+                    (ms + 59_999) / 60_000
+                ),
+            ));
+        }
+    }
+    let failed = |s: Arc<AppState>| async move {
+        s.accounts
+            .record_failure(
+                &account_key,
+                MAX_FAILURES_PER_ACCOUNT,
+                THROTTLE_WINDOW_MS,
+                THROTTLE_WINDOW_MS,
+            )
+            .await?;
+        s.accounts
+            .record_failure(
+                &ip_key,
+                MAX_FAILURES_PER_IP,
+                THROTTLE_WINDOW_MS,
+                THROTTLE_WINDOW_MS,
+            )
+            .await?;
+        Ok::<_, ApiError>(())
+    };
     let (user, hash) = match s.accounts.find_by_email(&c.email).await {
         Ok(found) => found,
         Err(StoreError::NotFound) => {
             // Spend the same time as a real check so response times do not reveal which
             // emails have accounts.
             let _ = password_matches(&c.password, &DUMMY_HASH);
+            failed(s.clone()).await?;
             return Err(wrong());
         }
         Err(e) => return Err(e.into()),
     };
     if !password_matches(&c.password, &hash) {
+        failed(s.clone()).await?;
         return Err(wrong());
     }
+    s.accounts
+        .clear_failures(&format!("email:{}", user.email))
+        .await?;
     let token = random_token();
     let csrf = random_token();
     s.accounts

@@ -384,6 +384,65 @@ impl Accounts {
         Ok(())
     }
 
+    /// Milliseconds until `key` may try to sign in again, when it is locked out.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn throttled(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let until: Option<i64> =
+            sqlx::query_scalar("SELECT locked_until FROM login_attempts WHERE throttle_key = $1")
+                .bind(key)
+                .fetch_optional(self.db.pool())
+                .await?;
+        let now = now_ms();
+        Ok(until.filter(|&u| u > now).map(|u| u - now))
+    }
+
+    /// Counts a failed sign-in for `key`; the `max_failures`-th within `window_ms` locks the
+    /// key out for `lock_ms`. One statement, so concurrent failures are all counted.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_failure(
+        &self,
+        key: &str,
+        max_failures: i64,
+        window_ms: i64,
+        lock_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO login_attempts (throttle_key, failures, window_start, locked_until)
+             VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $5 ELSE 0 END)
+             ON CONFLICT (throttle_key) DO UPDATE SET
+               failures = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.failures + 1 END,
+               window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END,
+               locked_until = CASE
+                 WHEN (CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.failures + 1 END) >= $4 THEN $5
+                 ELSE login_attempts.locked_until END",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now - window_ms)
+        .bind(max_failures)
+        .bind(now + lock_ms)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the failures of `key` (after a successful sign-in).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_attempts WHERE throttle_key = $1")
+            .bind(key)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Stores a session for `token` (the caller made it and keeps it); returns its CSRF token.
     ///
     /// # Errors

@@ -161,3 +161,34 @@ async fn sessions_and_api_tokens_are_stored_hashed() {
         );
     }
 }
+
+#[tokio::test]
+async fn repeated_failures_lock_a_key_out_until_the_lock_ends() {
+    for t in common::both().await {
+        let acc = Accounts::new(t.db.clone());
+        for _ in 0..2 {
+            acc.record_failure("email:a@b.co", 3, 60_000, 60_000)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            acc.throttled("email:a@b.co").await.unwrap(),
+            None,
+            "{}",
+            t.name
+        );
+        acc.record_failure("email:a@b.co", 3, 60_000, 60_000)
+            .await
+            .unwrap();
+        let left = acc.throttled("email:a@b.co").await.unwrap().unwrap();
+        assert!(left > 50_000 && left <= 60_000, "{left}");
+        assert_eq!(acc.throttled("email:other@b.co").await.unwrap(), None);
+        acc.clear_failures("email:a@b.co").await.unwrap();
+        assert_eq!(acc.throttled("email:a@b.co").await.unwrap(), None);
+        // Failures outside the window start a new count.
+        acc.record_failure("ip:1", 2, 0, 60_000).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        acc.record_failure("ip:1", 2, 0, 60_000).await.unwrap();
+        assert_eq!(acc.throttled("ip:1").await.unwrap(), None, "{}", t.name);
+    }
+}

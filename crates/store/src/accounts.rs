@@ -106,11 +106,7 @@ pub fn normalise_email(email: &str) -> String {
 }
 
 fn flag(row: &AnyRow, name: &str) -> Result<bool, StoreError> {
-    let v = match row.try_get::<i64, _>(name) {
-        Ok(v) => v,
-        Err(_) => i64::from(row.try_get::<i32, _>(name)?),
-    };
-    Ok(v != 0)
+    Ok(crate::int_column(row, name)? != 0)
 }
 
 fn user_of(row: &AnyRow) -> Result<User, StoreError> {

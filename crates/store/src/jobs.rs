@@ -125,10 +125,7 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
     let payload: String = row.try_get("payload")?;
     let result: Option<String> = row.try_get("result")?;
     let state: String = row.try_get("state")?;
-    let cancel: i64 = row
-        .try_get::<i32, _>("cancel_requested")
-        .map(i64::from)
-        .or_else(|_| row.try_get::<i64, _>("cancel_requested"))?;
+    let cancel = int(row, "cancel_requested")?;
     Ok(Job {
         id: row.try_get("id")?,
         workspace_id: row.try_get("workspace_id")?,
@@ -152,13 +149,7 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
     })
 }
 
-/// An `INTEGER` column: 4 bytes on PostgreSQL, 8 on SQLite through the Any driver.
-fn int(row: &AnyRow, name: &str) -> Result<i64, StoreError> {
-    match row.try_get::<i64, _>(name) {
-        Ok(v) => Ok(v),
-        Err(_) => Ok(i64::from(row.try_get::<i32, _>(name)?)),
-    }
-}
+use crate::int_column as int;
 
 /// What a worker learns when it reports in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

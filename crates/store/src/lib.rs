@@ -168,6 +168,15 @@ impl Db {
     }
 }
 
+/// Reads an `INTEGER` column: 4 bytes on PostgreSQL, 8 on SQLite through the Any driver.
+pub(crate) fn int_column(row: &sqlx::any::AnyRow, name: &str) -> Result<i64, StoreError> {
+    use sqlx::Row;
+    match row.try_get::<i64, _>(name) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(i64::from(row.try_get::<i32, _>(name)?)),
+    }
+}
+
 /// Milliseconds since the Unix epoch, now (wall clock: leases are compared across
 /// processes and machines, so every holder must use the same notion of time).
 pub fn now_ms() -> i64 {

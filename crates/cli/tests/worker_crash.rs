@@ -4,12 +4,14 @@
 
 #![allow(clippy::unwrap_used, reason = "test")]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
+use common::request;
 
 struct Proc(Child);
 
@@ -26,25 +28,10 @@ fn skeet(dir: &std::path::Path) -> Command {
     c
 }
 
-fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").unwrap().1;
-    // Small bodies come whole; chunked ones carry a size line first.
-    let json_start = body.find('{').unwrap_or(0);
-    let json_end = body.rfind('}').map_or(body.len(), |e| e + 1);
-    serde_json::from_str(&body[json_start..json_end]).unwrap_or(Value::Null)
+fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Value {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request(addr, method, path, &headers, body).body
 }
 
 #[test]
@@ -88,14 +75,14 @@ fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
         "POST",
         "/api/auth/signup",
         None,
-        Some(json!({"email": "w@example.com", "password": "worker password"})),
+        Some(&json!({"email": "w@example.com", "password": "worker password"})),
     );
     let login = call(
         &addr,
         "POST",
         "/api/auth/login",
         None,
-        Some(json!({"email": "w@example.com", "password": "worker password"})),
+        Some(&json!({"email": "w@example.com", "password": "worker password"})),
     );
     let token = login["token"].as_str().unwrap().to_string();
     let me = call(&addr, "GET", "/api/me", Some(&token), None);
@@ -108,7 +95,7 @@ fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
         "POST",
         &format!("/api/workspaces/{ws}/backtests"),
         Some(&token),
-        Some(json!({"strategy": "sma_cross", "symbol": "BIG/USD", "timeframe": "1m"})),
+        Some(&json!({"strategy": "sma_cross", "symbol": "BIG/USD", "timeframe": "1m"})),
     );
     let id = job["id"].as_str().unwrap().to_string();
     let get = || {

@@ -18,7 +18,19 @@ use sqlx::any::AnyRow;
 use crate::{Db, StoreError, new_id, now_ms};
 
 /// A role in a workspace, from most to least powerful.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including members, billing and exchange credentials.
@@ -67,10 +79,20 @@ impl Role {
     pub fn can_manage(self) -> bool {
         self == Self::Owner
     }
+
+    /// Power, for comparisons: owner 3, trader 2, analyst 1, viewer 0.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Owner => 3,
+            Self::Trader => 2,
+            Self::Analyst => 1,
+            Self::Viewer => 0,
+        }
+    }
 }
 
 /// A user account.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: String,
@@ -83,7 +105,7 @@ pub struct User {
 }
 
 /// A workspace as one of its members sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Membership {
     /// Workspace id.
     pub workspace_id: String,
@@ -93,6 +115,71 @@ pub struct Membership {
     pub role: Role,
     /// The member's personal workspace.
     pub personal: bool,
+}
+
+/// A member of a workspace, as its members see them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Member {
+    /// User id.
+    pub user_id: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Joined (ms).
+    pub joined_at: i64,
+}
+
+/// An invitation link's record (the token is only shown once, when it is made).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    /// Id: the SHA-256 of the token.
+    pub id: String,
+    /// Workspace joined.
+    pub workspace_id: String,
+    /// Role given.
+    pub role: Role,
+    /// Who made it.
+    pub created_by: String,
+    /// Made (ms).
+    pub created_at: i64,
+    /// Usable until (ms).
+    pub expires_at: i64,
+    /// Who used it.
+    pub accepted_by: Option<String>,
+    /// When (ms).
+    pub accepted_at: Option<i64>,
+}
+
+/// An API token as its owner sees it (never the token).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApiTokenInfo {
+    /// Id.
+    pub id: String,
+    /// Name given.
+    pub name: String,
+    /// Scopes: `read`, `write`, `trade`.
+    pub scopes: Vec<String>,
+    /// Made (ms).
+    pub created_at: i64,
+    /// Last used (ms, to the minute).
+    pub last_used_at: Option<i64>,
+    /// Revoked (ms).
+    pub revoked_at: Option<i64>,
+}
+
+fn invitation_of(row: &AnyRow) -> Result<Invitation, StoreError> {
+    let role: String = row.try_get("role")?;
+    Ok(Invitation {
+        id: row.try_get("token_hash")?,
+        workspace_id: row.try_get("workspace_id")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        accepted_by: row.try_get("accepted_by")?,
+        accepted_at: row.try_get("accepted_at")?,
+    })
 }
 
 /// SHA-256 of a token, hex: what the database stores instead of the token.
@@ -555,6 +642,268 @@ impl Accounts {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        Ok(())
+    }
+
+    /// The user's API tokens (live and revoked), newest first; the tokens themselves are
+    /// not stored and cannot be listed.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn api_tokens(&self, user_id: &str) -> Result<Vec<ApiTokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, scopes, created_at, last_used_at, revoked_at FROM api_tokens
+             WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let scopes: String = r.try_get("scopes")?;
+                Ok(ApiTokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    scopes: scopes.split_whitespace().map(String::from).collect(),
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Members of a workspace with their roles, owners first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn members(&self, workspace_id: &str) -> Result<Vec<Member>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.workspace_id = $1 ORDER BY m.created_at, u.email",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut members: Vec<Member> = rows
+            .iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(Member {
+                    user_id: r.try_get("id")?,
+                    email: r.try_get("email")?,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    joined_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        members.sort_by_key(|m| m.role != Role::Owner);
+        Ok(members)
+    }
+
+    /// Removes a member. Removing the last owner is refused.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for a non-member; [`StoreError::Conflict`] for the last
+    /// owner; a database error.
+    pub async fn remove_member(&self, workspace_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        if current == "owner" {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+            )
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if owners <= 1 {
+                return Err(StoreError::Conflict(
+                    "a workspace needs an owner: make another member owner first".into(),
+                ));
+            }
+        }
+        sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an invitation to `workspace_id` with `role`, valid for `ttl_ms`; the token
+    /// itself is only hashed. Returns the invitation (its id is the token's hash).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn create_invitation(
+        &self,
+        workspace_id: &str,
+        role: Role,
+        token: &str,
+        created_by: &str,
+        ttl_ms: i64,
+    ) -> Result<Invitation, StoreError> {
+        let now = now_ms();
+        let id = token_hash(token);
+        sqlx::query(
+            "INSERT INTO invitations (token_hash, workspace_id, role, created_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(role.as_str())
+        .bind(created_by)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(self.db.pool())
+        .await?;
+        Ok(Invitation {
+            id,
+            workspace_id: workspace_id.to_string(),
+            role,
+            created_by: created_by.to_string(),
+            created_at: now,
+            expires_at: now + ttl_ms,
+            accepted_by: None,
+            accepted_at: None,
+        })
+    }
+
+    /// Invitations of a workspace, newest first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn invitations(&self, workspace_id: &str) -> Result<Vec<Invitation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT token_hash, workspace_id, role, created_by, created_at, expires_at, accepted_by, accepted_at
+             FROM invitations WHERE workspace_id = $1 ORDER BY created_at DESC",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(invitation_of).collect()
+    }
+
+    /// Withdraws an invitation that was not accepted yet.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn revoke_invitation(&self, workspace_id: &str, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM invitations WHERE token_hash = $1 AND workspace_id = $2 AND accepted_by IS NULL",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Accepts an invitation for `user_id`: they join with the invited role (a member
+    /// already in the workspace keeps the higher of the two roles). One use only.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown token; [`StoreError::Conflict`] for a used or
+    /// expired one; a database error.
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        user_id: &str,
+    ) -> Result<Invitation, StoreError> {
+        let now = now_ms();
+        let hash = token_hash(token);
+        let mut tx = self.db.pool().begin().await?;
+        // Claim the invitation first (conditional UPDATE): two concurrent accepts cannot both
+        // succeed.
+        let claimed = sqlx::query(
+            "UPDATE invitations SET accepted_by = $1, accepted_at = $2
+             WHERE token_hash = $3 AND accepted_by IS NULL AND expires_at > $2
+             RETURNING token_hash, workspace_id, role, created_by, created_at, expires_at, accepted_by, accepted_at",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT token_hash FROM invitations WHERE token_hash = $1")
+                    .bind(&hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match exists {
+                None => StoreError::NotFound,
+                Some(_) => StoreError::Conflict(
+                    "this invitation was already used or has expired; ask the owner for a new link"
+                        .into(),
+                ),
+            });
+        };
+        let inv = invitation_of(&row)?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(&inv.workspace_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match current.as_deref().and_then(Role::parse) {
+            None => {
+                sqlx::query(
+                    "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&inv.workspace_id)
+                .bind(user_id)
+                .bind(inv.role.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(existing) if existing.rank() < inv.role.rank() => {
+                sqlx::query(
+                    "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
+                )
+                .bind(inv.role.as_str())
+                .bind(&inv.workspace_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(_) => {}
+        }
+        tx.commit().await?;
+        Ok(inv)
+    }
+
+    /// Records that an API token was used (at most once a minute per token, to keep reads
+    /// cheap).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn touch_api_token(&self, token: &str) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2
+             AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(token_hash(token))
+        .bind(now - 60_000)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ use sqlx::any::AnyRow;
 use crate::{Db, Engine, StoreError, new_id, now_ms};
 
 /// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting for a worker (possibly until `run_at`, after a failed attempt).
@@ -77,7 +77,7 @@ impl JobState {
 }
 
 /// A job as stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     /// Id (UUIDv7).
     pub id: String,
@@ -482,19 +482,21 @@ impl Jobs {
         self.get(workspace_id, id).await
     }
 
-    /// Jobs of a workspace, newest first.
+    /// Jobs of a workspace, newest first, optionally of one kind and state.
     ///
     /// # Errors
     /// A database error.
     pub async fn list(
         &self,
         workspace_id: &str,
+        kind: Option<&str>,
         state: Option<JobState>,
         limit: i64,
         offset: i64,
     ) -> Result<Vec<Job>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM jobs WHERE workspace_id = $1 AND ($2 = '' OR state = $2)
+               AND ($5 = '' OR kind = $5)
              ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -502,9 +504,35 @@ impl Jobs {
             .bind(state.map_or("", JobState::as_str))
             .bind(limit)
             .bind(offset)
+            .bind(kind.unwrap_or(""))
             .fetch_all(self.db.pool())
             .await?;
         rows.iter().map(job_of).collect()
+    }
+
+    /// Jobs changed at or after `since_ms` (any workspace), oldest change first, at most
+    /// `limit`: what the websocket's job watcher pushes. Callers keep the largest
+    /// `updated_at` seen and ask again from there; a change in the same millisecond is
+    /// therefore seen twice, never missed, and duplicates are filtered by the caller.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn changed_since(
+        &self,
+        since_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<(Job, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS}, updated_at FROM jobs WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since_ms)
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((job_of(r)?, r.try_get::<i64, _>("updated_at")?)))
+            .collect()
     }
 
     /// Number of jobs per (kind, state), for `/metrics`.

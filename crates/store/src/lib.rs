@@ -13,7 +13,9 @@
 //! - Every test of this crate runs on both engines (tests/ create their own database).
 
 pub mod accounts;
+pub mod datasets;
 pub mod jobs;
+pub mod strategies;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -182,6 +184,28 @@ pub(crate) fn int_column(row: &sqlx::any::AnyRow, name: &str) -> Result<i64, Sto
 pub fn now_ms() -> i64 {
     use skeet_core::Clock;
     skeet_core::SystemClock.now().as_nanos() / 1_000_000
+}
+
+/// The directory holding a workspace's files (its market store under `market/`) inside the
+/// platform's data directory. Workspaces never share bars: a backtest of one workspace can
+/// only read what was uploaded or generated in it.
+///
+/// # Errors
+/// An id that is not a stored id (letters, digits and `-` only), so that no path from a
+/// request can leave the data directory.
+pub fn workspace_dir(
+    data_dir: &std::path::Path,
+    workspace_id: &str,
+) -> Result<std::path::PathBuf, StoreError> {
+    let ok = !workspace_id.is_empty()
+        && workspace_id.len() <= 64
+        && workspace_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !ok {
+        return Err(StoreError::NotFound);
+    }
+    Ok(data_dir.join("workspaces").join(workspace_id))
 }
 
 /// A new time-ordered id (UUIDv7), as stored.

@@ -99,10 +99,15 @@ async fn another_workspace_sees_nothing() {
             jobs.cancel("ws2", &job.id).await,
             Err(StoreError::NotFound)
         ));
-        assert!(jobs.list("ws2", None, 50, 0).await.unwrap().is_empty());
-        assert_eq!(jobs.list("ws1", None, 50, 0).await.unwrap().len(), 1);
+        assert!(
+            jobs.list("ws2", None, None, 50, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(jobs.list("ws1", None, None, 50, 0).await.unwrap().len(), 1);
         assert_eq!(
-            jobs.list("ws1", Some(JobState::Running), 50, 0)
+            jobs.list("ws1", None, Some(JobState::Running), 50, 0)
                 .await
                 .unwrap()
                 .len(),

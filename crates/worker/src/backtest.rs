@@ -50,10 +50,20 @@ pub struct BacktestRequest {
     /// `next-open` (default), `close` or `intrabar`.
     #[serde(default)]
     pub fill: Option<String>,
+    /// The dataset the API resolved `symbol`, `timeframe` and `venue` from (kept for the
+    /// record; the run reads the series those fields name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// The saved strategy the API resolved `spec` from (kept for the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_id: Option<String>,
+    /// Its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_version: Option<i64>,
 }
 
 /// A validated request, ready to run.
-pub struct Prepared {
+pub(crate) struct Prepared {
     spec: StrategySpec,
     params: skeet_strategy::ParamValues,
     market: Market,
@@ -64,12 +74,32 @@ fn invalid(e: impl std::fmt::Display) -> JobError {
     JobError::Invalid(e.to_string())
 }
 
+impl Prepared {
+    /// The spec, the market and the run settings.
+    pub(crate) fn parts(&self) -> (&StrategySpec, &Market, &RunConfig) {
+        (&self.spec, &self.market, &self.cfg)
+    }
+
+    /// The spec.
+    pub(crate) fn spec(&self) -> &StrategySpec {
+        &self.spec
+    }
+}
+
 impl BacktestRequest {
+    /// Checks everything and loads the bars of the workspace directory `data_dir`.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
+    pub fn validate(&self, data_dir: &Path) -> Result<(), JobError> {
+        self.prepare(data_dir).map(|_| ())
+    }
+
     /// Checks everything and loads the bars.
     ///
     /// # Errors
     /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
-    pub fn prepare(&self, data_dir: &Path) -> Result<Prepared, JobError> {
+    pub(crate) fn prepare(&self, data_dir: &Path) -> Result<Prepared, JobError> {
         let spec = match (&self.strategy, &self.spec) {
             (Some(name), None) => {
                 templates::get(name).map_err(|e| invalid(format!("strategy: {e}")))?

@@ -12,18 +12,55 @@
 //!   (so the caller gets a 400) and when it runs (the data may have changed since).
 
 mod backtest;
+mod optimize;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use skeet_store::jobs::{Jobs, Lease};
 use tokio::sync::watch;
 
 pub use backtest::{BacktestRequest, JobError};
+pub use optimize::{MAX_TRIALS, OptimizeRequest};
 
 /// Job kinds this worker runs.
-pub const KINDS: &[&str] = &["backtest"];
+pub const KINDS: &[&str] = &["backtest", "optimize"];
+
+/// Checks a job payload of `kind` against the workspace directory `dir` before it is
+/// queued, with the same code that runs it.
+///
+/// # Errors
+/// What is wrong, as one sentence for the caller.
+pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(), String> {
+    match kind {
+        "backtest" => {
+            let req: BacktestRequest = serde_json::from_value(payload.clone())
+                .map_err(|e| format!("request body: {e}"))?;
+            req.validate(dir).map_err(|e| e.to_string())
+        }
+        "optimize" => {
+            let req: OptimizeRequest = serde_json::from_value(payload.clone())
+                .map_err(|e| format!("request body: {e}"))?;
+            req.prepare(dir, 1).map(|_| ()).map_err(|e| e.to_string())
+        }
+        other => Err(format!("no worker runs '{other}' jobs")),
+    }
+}
+
+fn execute(
+    kind: &str,
+    payload: &serde_json::Value,
+    dir: &Path,
+    progress: &AtomicU32,
+) -> Result<serde_json::Value, JobError> {
+    match kind {
+        "backtest" => backtest::execute(payload, dir),
+        "optimize" => optimize::execute(payload, dir, progress),
+        other => Err(JobError::Invalid(format!("no worker runs '{other}' jobs"))),
+    }
+}
 
 /// Lease length; heartbeats come every third of it.
 pub const LEASE_MS: i64 = 15_000;
@@ -64,9 +101,21 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
             continue;
         };
         tracing::info!(worker = %cfg.id, job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
-        let payload = job.payload.clone();
-        let data_dir = cfg.data_dir.clone();
-        let mut work = tokio::task::spawn_blocking(move || backtest::execute(&payload, &data_dir));
+        let started = Instant::now();
+        let Ok(dir) = skeet_store::workspace_dir(&cfg.data_dir, &job.workspace_id) else {
+            let _ = jobs
+                .fail_permanently(&job.id, &cfg.id, "the job's workspace id is not valid")
+                .await;
+            continue;
+        };
+        let progress = Arc::new(AtomicU32::new(0));
+        let mut work = {
+            let payload = job.payload.clone();
+            let kind = job.kind.clone();
+            let progress = progress.clone();
+            tokio::task::spawn_blocking(move || execute(&kind, &payload, &dir, &progress))
+        };
+        let mut reported = 0;
         let mut beat =
             tokio::time::interval(Duration::from_millis((cfg.lease_ms / 3).max(1) as u64));
         beat.tick().await;
@@ -74,7 +123,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
             tokio::select! {
                 done = &mut work => break Some(done),
                 _ = beat.tick() => {
-                    match jobs.heartbeat(&job.id, &cfg.id, cfg.lease_ms, None).await {
+                    let now = progress.load(Ordering::Relaxed);
+                    let update = (now != reported).then(|| {
+                        reported = now;
+                        (f64::from(now) / 1000.0, "running")
+                    });
+                    match jobs.heartbeat(&job.id, &cfg.id, cfg.lease_ms, update).await {
                         Ok(Lease::Held) | Err(_) => {}
                         Ok(Lease::CancelRequested) => {
                             let _ = jobs.cancelled(&job.id, &cfg.id).await;
@@ -90,6 +144,10 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
                 }
             }
         };
+        if outcome.is_some() {
+            metrics::histogram!("skeet_job_duration_seconds", "kind" => job.kind.clone())
+                .record(started.elapsed().as_secs_f64());
+        }
         match outcome {
             Some(Ok(Ok(result))) => {
                 if let Err(e) = jobs.succeed(&job.id, &cfg.id, &result).await {

@@ -1,0 +1,156 @@
+//! The `optimize` job: a parameter search (grid, random or Bayesian) over one stored series,
+//! with the same run settings as a backtest job.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+use skeet_backtest::optimize::{Method, Objective, OptimizeConfig, optimize, parse_range, space};
+
+use crate::backtest::{BacktestRequest, JobError, Prepared};
+
+/// Largest search an API caller may start in one job (grid points or trials).
+pub const MAX_TRIALS: usize = 20_000;
+
+/// What an `optimize` job runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeRequest {
+    /// Strategy, data and run settings, exactly as for a backtest; `run.params` fixes
+    /// parameters (they are not searched).
+    pub run: BacktestRequest,
+    /// Searched values per parameter: `"5..50:5"` or `"10,20,50"`; parameters not named use
+    /// the ranges the spec declares.
+    #[serde(default)]
+    pub ranges: BTreeMap<String, String>,
+    /// `grid` (default), `random` or `bayes`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `sharpe` (default), `sortino`, `return`, `calmar`, ... or a mix `sharpe=0.7,calmar=0.3`.
+    #[serde(default)]
+    pub objective: Option<String>,
+    /// Trials of random and Bayesian searches (default 100).
+    #[serde(default)]
+    pub trials: Option<usize>,
+    /// Seed (default 1).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Fewer closed trades make a trial infeasible (default 1).
+    #[serde(default)]
+    pub min_trades: Option<usize>,
+}
+
+fn invalid(e: impl std::fmt::Display) -> JobError {
+    JobError::Invalid(e.to_string())
+}
+
+/// A checked search, ready to run.
+pub(crate) struct PreparedSearch {
+    run: Prepared,
+    dims: Vec<skeet_backtest::optimize::Dim>,
+    cfg: OptimizeConfig,
+}
+
+impl OptimizeRequest {
+    /// Checks everything and loads the bars.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] naming the field at fault; [`JobError::Transient`] for I/O.
+    pub(crate) fn prepare(&self, dir: &Path, threads: usize) -> Result<PreparedSearch, JobError> {
+        let run = self.run.prepare(dir)?;
+        let method = match self.method.as_deref().unwrap_or("grid") {
+            "grid" => Method::Grid,
+            "random" => Method::Random,
+            "bayes" | "bayesian" | "tpe" => Method::Bayes,
+            other => {
+                return Err(invalid(format!(
+                    "method: '{other}' is not known; use grid, random or bayes"
+                )));
+            }
+        };
+        let objective = Objective::parse(self.objective.as_deref().unwrap_or("sharpe"))
+            .map_err(|e| invalid(format!("objective: {e}")))?;
+        let ranges = self
+            .ranges
+            .iter()
+            .map(|(name, r)| {
+                parse_range(r)
+                    .map(|v| (name.trim().to_ascii_lowercase(), v))
+                    .map_err(|e| invalid(format!("ranges.{name}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let fixed: Vec<(String, f64)> = self
+            .run
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let dims = space(run.spec(), &ranges, &fixed).map_err(invalid)?;
+        if dims.is_empty() {
+            return Err(invalid(
+                "nothing to optimise: the strategy declares no parameters besides those fixed in run.params",
+            ));
+        }
+        let trials = self.trials.unwrap_or(100);
+        if trials == 0 {
+            return Err(invalid("trials must be at least 1"));
+        }
+        let grid = dims
+            .iter()
+            .map(|d| d.values.len())
+            .try_fold(1usize, usize::checked_mul)
+            .unwrap_or(usize::MAX);
+        let planned = if method == Method::Grid { grid } else { trials };
+        if planned > MAX_TRIALS {
+            return Err(invalid(format!(
+                "the search has {planned} trials; keep it at most {MAX_TRIALS} (coarser ranges, or method random/bayes with fewer trials)"
+            )));
+        }
+        Ok(PreparedSearch {
+            run,
+            dims,
+            cfg: OptimizeConfig {
+                method,
+                objective,
+                trials,
+                jobs: threads.max(1),
+                seed: self.seed.unwrap_or(1),
+                min_trades: self.min_trades.unwrap_or(1),
+            },
+        })
+    }
+}
+
+/// Runs an `optimize` payload, reporting progress in thousandths into `progress`.
+pub(crate) fn execute(
+    payload: &serde_json::Value,
+    dir: &Path,
+    progress: &AtomicU32,
+) -> Result<serde_json::Value, JobError> {
+    let req: OptimizeRequest =
+        serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let p = req.prepare(dir, threads)?;
+    let fixed: Vec<(String, f64)> = req
+        .run
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let (spec, market, cfg) = p.run.parts();
+    let result = optimize(
+        spec,
+        &fixed,
+        &p.dims,
+        market,
+        cfg,
+        &p.cfg,
+        &|done, total| {
+            let per_mille = if total == 0 { 0 } else { done * 1000 / total };
+            progress.store(u32::try_from(per_mille).unwrap_or(1000), Ordering::Relaxed);
+        },
+    )
+    .map_err(invalid)?;
+    serde_json::to_value(&result).map_err(|e| JobError::Transient(e.to_string()))
+}

@@ -37,6 +37,30 @@ pub(crate) struct ServeArgs {
     /// Job lease in milliseconds: how long a silent worker keeps a job.
     #[arg(long, env = "SKEET_JOB_LEASE_MS", default_value_t = skeet_worker::LEASE_MS, hide = true)]
     lease_ms: i64,
+    /// Log format on standard error: text, or json (one object per line, for log shippers).
+    #[arg(long, env = "SKEET_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    /// How often the websocket's job watcher reads job changes, in milliseconds.
+    #[arg(long, default_value_t = 50, hide = true)]
+    watch_ms: u64,
+}
+
+/// Starts logging on standard error; the level comes from `RUST_LOG` (default `info`;
+/// `debug` adds an access-log line for every request).
+fn init_logs(format: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let done = match format {
+        "text" => builder.try_init(),
+        "json" => builder.json().flatten_event(true).try_init(),
+        other => anyhow::bail!("--log-format '{other}' is not known; use text or json"),
+    };
+    // A second call in the same process (tests) keeps the first subscriber.
+    drop(done);
+    Ok(())
 }
 
 /// Arguments of `skeet worker`.
@@ -102,18 +126,21 @@ fn redact(url: &str) -> String {
 
 pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
     let url = database_url(data_dir, args.database_url.as_deref());
+    init_logs(&args.log_format)?;
+    skeet_server::install_recorder();
     runtime()?.block_on(async {
         let db = Db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let dir = data_dir.to_path_buf();
-        let validate: skeet_server::Validator = Arc::new(move |body| {
-            let req: skeet_worker::BacktestRequest =
-                serde_json::from_value(body.clone()).map_err(|e| format!("request body: {e}"))?;
-            req.prepare(&dir).map(|_| ()).map_err(|e| e.to_string())
-        });
-        let state = AppState::new(db.clone(), args.secure_cookies, validate);
+        let validate: skeet_server::Validator = Arc::new(skeet_worker::validate);
+        let state = AppState::new(db.clone(), data_dir.to_path_buf(), args.secure_cookies, validate);
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(skeet_server::watch_jobs(
+            state.hub.clone(),
+            state.jobs.clone(),
+            std::time::Duration::from_millis(args.watch_ms.max(5)),
+            stopped.clone(),
+        ));
         let workers = if args.no_workers {
             Vec::new()
         } else {
@@ -141,6 +168,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         for w in workers {
             let _ = w.await;
         }
+        let _ = watcher.await;
         served
     })
 }
@@ -174,6 +202,8 @@ fn spawn_workers(
 /// `skeet worker`: job workers only, on the same database as `skeet serve`.
 pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
     let url = database_url(data_dir, args.database_url.as_deref());
+    init_logs("text")?;
+    skeet_server::install_recorder();
     runtime()?.block_on(async {
         let db = Db::connect(&url)
             .await
@@ -227,7 +257,8 @@ async fn ensure_demo(
     if state.accounts.count_users().await? == 0 {
         let password = random_token()[..20].to_string();
         let hash = hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
-        state.accounts.create_user(DEMO_EMAIL, &hash, true).await?;
+        let (user, ws) = state.accounts.create_user(DEMO_EMAIL, &hash, true).await?;
+        seed_demo_workspace(state, &user.id, &ws).await?;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         crate::output::write_atomic(&file, format!("{DEMO_EMAIL} {password}\n").as_bytes())?;
@@ -249,6 +280,35 @@ async fn ensure_demo(
         }
         _ => Ok(None),
     }
+}
+
+/// Fills the demo workspace: two years of hourly synthetic BTC/USDT (the same series as
+/// `skeet demo`) and two template strategies, so a newcomer can run a backtest at once.
+async fn seed_demo_workspace(state: &AppState, user_id: &str, ws: &str) -> anyhow::Result<()> {
+    state
+        .generate_dataset(
+            ws,
+            serde_json::json!({
+                "symbol": "BTC/USDT", "timeframe": "1h", "bars": 17_520, "seed": 42,
+                "model": "regime", "price": 40_000.0, "name": "Demo BTC/USDT 1h",
+            }),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo dataset: {}", e.message))?;
+    for (name, template) in [
+        ("SMA crossover", "sma_cross"),
+        ("RSI mean reversion", "rsi_mean_reversion"),
+    ] {
+        let text = skeet_strategy::templates::json(template)
+            .with_context(|| format!("template {template} is missing"))?;
+        let spec = skeet_strategy::StrategySpec::from_json(text)?;
+        let doc: serde_json::Value = serde_json::from_str(text)?;
+        state
+            .strategies
+            .create(ws, name, &doc, &spec.hash(), user_id)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `skeet user ...`: accounts administration for the operator.

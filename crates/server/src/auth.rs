@@ -56,6 +56,9 @@ fn password_matches(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// Scopes an API token may carry.
+pub const SCOPES: [&str; 3] = ["read", "write", "trade"];
+
 /// The authenticated user of a request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -63,6 +66,8 @@ pub struct Caller {
     pub user: User,
     /// The bearer or cookie token that authenticated the request.
     token: String,
+    /// The API token's scopes; `None` for a signed-in session (everything the roles allow).
+    scopes: Option<Vec<String>>,
 }
 
 impl Caller {
@@ -76,6 +81,70 @@ impl Caller {
             .await?
             .ok_or_else(|| ApiError::not_found("no such workspace"))
     }
+
+    /// The caller's role, which must allow writing research resources (not a viewer);
+    /// `what` completes "viewers cannot ...".
+    ///
+    /// # Errors
+    /// 404 for a non-member; 403 for a viewer.
+    pub async fn writer_in(
+        &self,
+        s: &AppState,
+        workspace_id: &str,
+        what: &str,
+    ) -> Result<Role, ApiError> {
+        let role = self.role_in(s, workspace_id).await?;
+        if !role.can_write() {
+            return Err(ApiError::forbidden(format!(
+                "viewers cannot {what}; ask an owner of the workspace for the analyst role"
+            )));
+        }
+        Ok(role)
+    }
+
+    /// The caller must own the workspace; `what` completes "only owners can ...".
+    ///
+    /// # Errors
+    /// 404 for a non-member; 403 for anyone but an owner.
+    pub async fn owner_in(
+        &self,
+        s: &AppState,
+        workspace_id: &str,
+        what: &str,
+    ) -> Result<Role, ApiError> {
+        let role = self.role_in(s, workspace_id).await?;
+        if !role.can_manage() {
+            return Err(ApiError::forbidden(format!("only owners can {what}")));
+        }
+        Ok(role)
+    }
+
+    /// Refuses API tokens: managing tokens and passwords needs a signed-in session.
+    ///
+    /// # Errors
+    /// 403 for an API token.
+    pub fn require_session(&self) -> Result<(), ApiError> {
+        if self.scopes.is_some() {
+            return Err(ApiError::forbidden(
+                "API tokens cannot manage tokens, passwords or two-factor settings; sign in",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// API tokens: GET needs `read` (or `write`), anything else `write`. Checked for every
+/// request in the extractor, so no handler can forget it.
+fn scope_allows(scopes: &[String], method: &Method) -> Result<(), ApiError> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe && (has("read") || has("write")) || !safe && has("write") {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "this API token lacks the '{}' scope; create a token with it",
+        if safe { "read" } else { "write" }
+    )))
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -101,10 +170,22 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(|t| t.trim().to_string());
         if let Some(token) = bearer {
             if let Ok((user, _)) = s.accounts.session(&token).await {
-                return Ok(Self { user, token });
+                return Ok(Self {
+                    user,
+                    token,
+                    scopes: None,
+                });
             }
             return match s.accounts.api_token(&token).await {
-                Ok((user, _scopes)) => Ok(Self { user, token }),
+                Ok((user, scopes)) => {
+                    scope_allows(&scopes, &parts.method)?;
+                    let _ = s.accounts.touch_api_token(&token).await;
+                    Ok(Self {
+                        user,
+                        token,
+                        scopes: Some(scopes),
+                    })
+                }
                 Err(StoreError::NotFound) => Err(ApiError::unauthorized(
                     "the bearer token is unknown, expired or revoked; sign in again",
                 )),
@@ -139,15 +220,45 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 ));
             }
         }
-        Ok(Self { user, token })
+        Ok(Self {
+            user,
+            token,
+            scopes: None,
+        })
     }
 }
 
 /// Sign-up and sign-in body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Credentials {
+    /// Email address.
     email: String,
+    /// Password, at least 10 characters.
     password: String,
+}
+
+/// A signed-up user and their personal workspace.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SignedUp {
+    user: User,
+    workspace_id: String,
+}
+
+/// A new session.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Session {
+    /// Bearer token (also set as the HttpOnly `skeet_session` cookie).
+    token: String,
+    /// Send in `X-CSRF-Token` with every state-changing request that uses the cookie.
+    csrf_token: String,
+    user: User,
+}
+
+/// Who is signed in, and their workspaces.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Me {
+    user: User,
+    workspaces: Vec<skeet_store::accounts::Membership>,
 }
 
 fn check_credentials(c: &Credentials) -> Result<(), ApiError> {
@@ -173,6 +284,8 @@ fn check_credentials(c: &Credentials) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = Credentials, security(()),
+    responses((status = 201, body = SignedUp), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub(crate) async fn signup(
     State(s): State<Arc<AppState>>,
     ApiJson(c): ApiJson<Credentials>,
@@ -182,7 +295,10 @@ pub(crate) async fn signup(
     let (user, workspace) = s.accounts.create_user(&c.email, &hash, false).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "user": user, "workspace_id": workspace })),
+        Json(SignedUp {
+            user,
+            workspace_id: workspace,
+        }),
     ))
 }
 
@@ -192,6 +308,8 @@ const MAX_FAILURES_PER_IP: i64 = 50;
 /// The window in which failures count, and how long a lock-out lasts: 15 minutes.
 const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials, security(()),
+    responses((status = 200, body = Session), (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub(crate) async fn login(
     State(s): State<Arc<AppState>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -266,7 +384,11 @@ pub(crate) async fn login(
     }
     Ok((
         headers,
-        Json(serde_json::json!({ "token": token, "csrf_token": csrf, "user": user })),
+        Json(Session {
+            token,
+            csrf_token: csrf,
+            user,
+        }),
     ))
 }
 
@@ -275,6 +397,8 @@ pub(crate) async fn login(
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&random_token()).unwrap_or_default());
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out; the session token no longer works"), (status = 401, body = crate::error::ErrorBody)))]
 pub(crate) async fn logout(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -288,12 +412,138 @@ pub(crate) async fn logout(
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody)))]
 pub(crate) async fn me(
     State(s): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let workspaces = s.accounts.memberships(&caller.user.id).await?;
-    Ok(Json(
-        serde_json::json!({ "user": caller.user, "workspaces": workspaces }),
+    Ok(Json(Me {
+        user: caller.user,
+        workspaces,
+    }))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChange {
+    /// The current password.
+    current_password: String,
+    /// The new one, at least 10 characters.
+    new_password: String,
+}
+
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 204, description = "Changed; every session of the user ends, sign in again"), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub(crate) async fn change_password(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<PasswordChange>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    check_credentials(&Credentials {
+        email: caller.user.email.clone(),
+        password: b.new_password.clone(),
+    })?;
+    let (_, hash) = s.accounts.find_by_email(&caller.user.email).await?;
+    if !password_matches(&b.current_password, &hash) {
+        return Err(ApiError::unauthorized("the current password is wrong"));
+    }
+    s.accounts
+        .set_password(&caller.user.id, &hash_password(&b.new_password)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new API token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewToken {
+    /// A name to recognise it by (1 to 100 characters).
+    name: String,
+    /// Scopes: `read` (GET requests), `write` (everything a session may do except managing
+    /// tokens and passwords), `trade` (live trading, with a role that allows it).
+    scopes: Vec<String>,
+}
+
+/// A token, shown once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedToken {
+    /// Id (for revoking).
+    id: String,
+    /// The token: send as `Authorization: Bearer ...`. It is not stored and cannot be shown
+    /// again.
+    token: String,
+    name: String,
+    scopes: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/tokens", tag = "auth", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_token(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<NewToken>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    let name = b.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    if b.scopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "give at least one scope: read, write or trade",
+        ));
+    }
+    let mut scopes: Vec<String> = Vec::new();
+    for sc in &b.scopes {
+        if !SCOPES.contains(&sc.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "scope '{sc}' is not known; use read, write or trade"
+            )));
+        }
+        if !scopes.contains(sc) {
+            scopes.push(sc.clone());
+        }
+    }
+    let token = format!("skt_{}", random_token());
+    let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let id = s
+        .accounts
+        .create_api_token(&caller.user.id, &name, &token, &refs)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id,
+            token,
+            name,
+            scopes,
+        }),
     ))
+}
+
+#[utoipa::path(get, path = "/api/tokens", tag = "auth",
+    responses((status = 200, body = [skeet_store::accounts::ApiTokenInfo]), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_tokens(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    Ok(Json(s.accounts.api_tokens(&caller.user.id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn revoke_token(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    s.accounts.revoke_api_token(&caller.user.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,46 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// 500 whose details went to the log.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
+    }
+}
+
+/// The error body every endpoint answers with when something is wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `conflict`, `payload_too_large`, `too_many_requests`, `not_ready`,
+    /// `internal`.
+    pub code: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// A checked page window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Page {
+    pub(crate) limit: i64,
+    pub(crate) offset: i64,
+}
+
+/// Checks `limit` (1 to 500, default 50) and `offset` (not negative, default 0).
+pub(crate) fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be from 1 to 500"));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::bad_request("offset must not be negative"));
+    }
+    Ok(Page { limit, offset })
 }
 
 impl IntoResponse for ApiError {
@@ -65,11 +105,7 @@ impl From<StoreError> for ApiError {
             other => {
                 // The details stay in the log; the caller learns only that it was ours.
                 tracing::error!(error = %other, "storage error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the server log has the details",
-                )
+                Self::internal()
             }
         }
     }
@@ -77,11 +113,25 @@ impl From<StoreError> for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
-        Self::new(
-            r.status(),
-            "bad_request",
-            format!("request body: {}", r.body_text()),
-        )
+        let status = r.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "bad_request",
+        };
+        Self::new(status, code, format!("request body: {}", r.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "bad_request"
+        };
+        Self::new(status, code, format!("request body: {}", r.body_text()))
     }
 }
 

@@ -1,39 +1,61 @@
 //! # skeet-server
 //!
-//! SKEET's HTTP API on the shared store: sign-up, sign-in and sessions, the caller's
-//! workspaces, jobs, health and readiness. `skeet serve` mounts [`router`].
+//! SKEET's HTTP API and websocket on the shared store: accounts, sessions and API tokens;
+//! workspaces, members and invitations; datasets, strategies, backtests and optimisations
+//! (as jobs); the realtime channel; OpenAPI; health, readiness and Prometheus metrics.
+//! `skeet serve` mounts [`router`].
 //!
 //! Invariants:
 //! - Every error is JSON `{code, message}` with a status that says what the caller can do
 //!   ([`ApiError`]); nothing answers with a bare status or an HTML page.
 //! - A resource of a workspace the caller is not a member of answers 404, exactly like one
-//!   that does not exist, so workspace ids do not leak.
+//!   that does not exist, so workspace ids do not leak. Viewers cannot write; only owners
+//!   manage members; API tokens are limited to their scopes (checked in [`Caller`]).
 //! - Browser sessions ride in an HttpOnly, SameSite=Lax cookie (Secure behind TLS); any
 //!   state-changing request authenticated by that cookie must echo the session's CSRF token
 //!   in `X-CSRF-Token`. Bearer tokens (sessions or API tokens) need no CSRF token.
 //! - Tokens and passwords never reach a log or a stored row in clear.
+//! - The OpenAPI document is generated from the handlers ([`openapi`]); the committed copy
+//!   in `docs/openapi.json` is compared with it by a test.
+
+// utoipa's path macro writes the IntoParams types of `params(...)` with full paths.
+#![allow(unused_qualifications)]
 
 mod auth;
+mod datasets;
 mod error;
+mod jobs;
+mod metrics_layer;
+mod strategies;
+mod workspaces;
+mod ws;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use serde::Deserialize;
 use skeet_store::Db;
 use skeet_store::accounts::Accounts;
-use skeet_store::jobs::{JobState, Jobs};
+use skeet_store::datasets::Datasets;
+use skeet_store::jobs::Jobs;
+use skeet_store::strategies::Strategies;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use auth::{Caller, hash_password, random_token};
-pub use error::{ApiError, ApiJson, ApiQuery};
+pub use auth::{Caller, SCOPES, hash_password, random_token};
+pub use error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+pub use metrics_layer::install_recorder;
+pub use ws::{Hub, watch_jobs};
 
-/// Checks a job payload before it is queued; the error says what is wrong. The binary
-/// injects the workers' own validation (the server does not depend on the workers).
-pub type Validator = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
+/// Checks a job payload of a kind (`backtest`, `optimize`) against the workspace's data
+/// directory before it is queued; the error says what is wrong. The binary injects the
+/// workers' own validation (the server does not depend on the workers).
+pub type Validator =
+    Arc<dyn Fn(&str, &std::path::Path, &serde_json::Value) -> Result<(), String> + Send + Sync>;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -44,58 +66,191 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Jobs repository.
     pub jobs: Jobs,
+    /// Datasets repository.
+    pub datasets: Datasets,
+    /// Strategies repository.
+    pub strategies: Strategies,
+    /// Websocket clients and their subscriptions.
+    pub hub: Arc<Hub>,
+    /// The data directory (workspace market stores under `workspaces/`).
+    pub data_dir: PathBuf,
     /// Mark cookies `Secure` (serving behind TLS).
     pub secure_cookies: bool,
-    /// Validation of backtest requests.
-    pub validate_backtest: Validator,
+    /// Validation of job payloads.
+    pub validate: Validator,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("db", &self.db)
+            .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    /// State over `db`.
-    pub fn new(db: Db, secure_cookies: bool, validate_backtest: Validator) -> Arc<Self> {
+    /// State over `db` with files under `data_dir`.
+    pub fn new(
+        db: Db,
+        data_dir: PathBuf,
+        secure_cookies: bool,
+        validate: Validator,
+    ) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
+            datasets: Datasets::new(db.clone()),
+            strategies: Strategies::new(db.clone()),
+            hub: Arc::new(Hub::default()),
             db,
+            data_dir,
             secure_cookies,
-            validate_backtest,
+            validate,
         })
+    }
+
+    /// Generates a dataset into a workspace (the demo workspace on first start).
+    ///
+    /// # Errors
+    /// Bad settings or a failed write.
+    pub async fn generate_dataset(
+        &self,
+        workspace_id: &str,
+        settings: serde_json::Value,
+    ) -> Result<skeet_store::datasets::Dataset, ApiError> {
+        let body = serde_json::from_value(settings)
+            .map_err(|e| ApiError::bad_request(format!("dataset settings: {e}")))?;
+        let dir = datasets::workspace_dir(self, workspace_id)?;
+        datasets::generate_into(self, workspace_id, dir, body).await
     }
 }
 
+/// Runs `f` on the blocking pool (file and CPU work), turning a panic into a 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "blocking task failed");
+        ApiError::internal()
+    })?
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "SKEET API",
+        description = "Accounts, workspaces, datasets, strategies, backtests and optimisations of the SKEET trading platform. Errors are always `{code, message}`. Authenticate with `Authorization: Bearer <session or API token>`, or the `skeet_session` cookie plus `X-CSRF-Token` on writes.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&SecurityAddon),
+    security(("bearer" = []), ("cookie" = [])),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, sessions, passwords and API tokens"),
+        (name = "workspaces", description = "Workspaces, members and invitations"),
+        (name = "datasets", description = "Market data of a workspace"),
+        (name = "strategies", description = "Strategy specs with versions, validation, templates"),
+        (name = "backtests", description = "Backtests (jobs) and their reports"),
+        (name = "optimizations", description = "Parameter searches (jobs)"),
+        (name = "jobs", description = "Every job of a workspace"),
+        (name = "realtime", description = "The websocket"),
+        (name = "operations", description = "Health, readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<Arc<AppState>> {
+    let main = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::create_token, auth::list_tokens))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(workspaces::create))
+        .routes(routes!(workspaces::members))
+        .routes(routes!(workspaces::set_role, workspaces::remove_member))
+        .routes(routes!(workspaces::invite, workspaces::invitations))
+        .routes(routes!(workspaces::revoke_invitation))
+        .routes(routes!(workspaces::accept))
+        .routes(routes!(datasets::list))
+        .routes(routes!(datasets::get, datasets::delete))
+        .routes(routes!(datasets::generate_dataset))
+        .routes(routes!(datasets::candles))
+        .routes(routes!(strategies::validate))
+        .routes(routes!(strategies::list_templates))
+        .routes(routes!(strategies::list, strategies::create))
+        .routes(routes!(strategies::get, strategies::save, strategies::delete))
+        .routes(routes!(strategies::versions))
+        .routes(routes!(strategies::version))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::submit_backtest, jobs::list_backtests))
+        .routes(routes!(jobs::get_backtest))
+        .routes(routes!(jobs::backtest_trades))
+        .routes(routes!(jobs::backtest_equity))
+        .routes(routes!(jobs::backtest_metrics))
+        .routes(routes!(jobs::submit_optimization, jobs::list_optimizations))
+        .routes(routes!(jobs::get_optimization))
+        .routes(routes!(ws::upgrade))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
+    // CSV uploads may be much larger than any JSON body.
+    let upload = OpenApiRouter::new()
+        .routes(routes!(datasets::upload))
+        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT));
+    main.merge(upload)
+}
+
+/// The OpenAPI 3.1 document of the API, as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// Largest request body, except CSV uploads.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest CSV upload.
+const UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
+
 /// The whole HTTP API.
 pub fn router(state: Arc<AppState>) -> Router {
+    let (api_router, doc) = api().split_for_parts();
+    let swagger = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", doc);
+    let metrics_route = Router::new().route("/metrics", axum::routing::get(metrics_layer::render));
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/auth/signup", post(auth::signup))
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
-        .route("/api/workspaces/{ws}/jobs", get(list_jobs))
-        .route("/api/workspaces/{ws}/jobs/{id}", get(get_job))
-        .route("/api/workspaces/{ws}/jobs/{id}/cancel", post(cancel_job))
-        .route("/api/workspaces/{ws}/backtests", post(submit_backtest))
-        .route("/api/workspaces/{ws}/backtests/{id}", get(get_backtest))
+        .merge(api_router)
+        .merge(metrics_route)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(state)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            16 * 1024 * 1024,
-        ))
+        .merge(swagger)
+        .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         .layer(security_header("referrer-policy", "no-referrer"))
         .layer(security_header(
             "content-security-policy",
-            "default-src 'self'; frame-ancestors 'none'; object-src 'none'",
+            // Swagger UI (served from this origin) needs inline styles and scripts.
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; object-src 'none'",
         ))
 }
 
@@ -111,15 +266,35 @@ fn security_header(
     )
 }
 
-async fn healthz() -> impl IntoResponse {
-    "ok"
+/// Liveness.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    status: String,
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, body = Health, description = "The process is up")))]
+async fn healthz() -> impl IntoResponse {
+    axum::Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Ready {
+    database: String,
+    migrations: String,
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses((status = 200, body = Ready), (status = 503, body = ErrorBody)))]
 async fn readyz(State(s): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     match s.db.migrations_applied().await {
-        Ok(true) => Ok(axum::Json(
-            serde_json::json!({"database": "ok", "migrations": "applied"}),
-        )),
+        Ok(true) => Ok(axum::Json(Ready {
+            database: "ok".into(),
+            migrations: "applied".into(),
+        })),
         Ok(false) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
@@ -131,106 +306,4 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Result<impl IntoResponse, Api
             format!("database unreachable: {e}"),
         )),
     }
-}
-
-/// Pagination and filters of job lists.
-#[derive(Debug, Deserialize)]
-struct ListJobs {
-    state: Option<String>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-async fn list_jobs(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path(ws): Path<String>,
-    ApiQuery(q): ApiQuery<ListJobs>,
-) -> Result<impl IntoResponse, ApiError> {
-    caller.role_in(&s, &ws).await?;
-    let state = match q.state.as_deref() {
-        None | Some("") => None,
-        Some(name) => Some(
-            JobState::ALL
-                .into_iter()
-                .find(|st| st.as_str() == name)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "state '{name}' is not a job state; use queued, running, succeeded, failed or cancelled"
-                    ))
-                })?,
-        ),
-    };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be from 1 to 500"));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::bad_request("offset must not be negative"));
-    }
-    let jobs = s.jobs.list(&ws, state, limit, offset).await?;
-    Ok(axum::Json(
-        serde_json::json!({ "items": jobs, "limit": limit, "offset": offset }),
-    ))
-}
-
-async fn get_job(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path((ws, id)): Path<(String, String)>,
-) -> Result<impl IntoResponse, ApiError> {
-    caller.role_in(&s, &ws).await?;
-    Ok(axum::Json(s.jobs.get(&ws, &id).await?))
-}
-
-async fn cancel_job(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path((ws, id)): Path<(String, String)>,
-) -> Result<impl IntoResponse, ApiError> {
-    let role = caller.role_in(&s, &ws).await?;
-    if !role.can_write() {
-        return Err(ApiError::forbidden("viewers cannot cancel jobs"));
-    }
-    Ok(axum::Json(s.jobs.cancel(&ws, &id).await?))
-}
-
-async fn submit_backtest(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path(ws): Path<String>,
-    ApiJson(body): ApiJson<serde_json::Value>,
-) -> Result<impl IntoResponse, ApiError> {
-    let role = caller.role_in(&s, &ws).await?;
-    if !role.can_write() {
-        return Err(ApiError::forbidden(
-            "viewers cannot run backtests; ask an owner for the analyst role",
-        ));
-    }
-    let validate = s.validate_backtest.clone();
-    let checked = body.clone();
-    // Validation reads the stored bars: off the async threads.
-    tokio::task::spawn_blocking(move || validate(&checked))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(ApiError::bad_request)?;
-    let job = s
-        .jobs
-        .enqueue(&ws, "backtest", &body, 3, Some(&caller.user.id))
-        .await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(job)))
-}
-
-async fn get_backtest(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path((ws, id)): Path<(String, String)>,
-) -> Result<impl IntoResponse, ApiError> {
-    caller.role_in(&s, &ws).await?;
-    let job = s.jobs.get(&ws, &id).await?;
-    if job.kind != "backtest" {
-        return Err(ApiError::not_found("no such backtest"));
-    }
-    Ok(axum::Json(job))
 }

@@ -1,0 +1,386 @@
+//! `/api/ws`: the realtime channel. Clients subscribe to `workspace:{id}` (every job of a
+//! workspace) or `job:{id}` (one job) and receive job events as they happen.
+//!
+//! Protocol (JSON text frames):
+//! - client → server: `{"op":"subscribe","channel":"workspace:ID"}`, `{"op":"unsubscribe",
+//!   "channel":...}`, `{"op":"ping"}`.
+//! - server → client: `{"type":"hello","user_id":...}` on connect; `{"type":"subscribed",
+//!   "channel":...}`; `{"type":"event","channel":...,"event":"job","data":{...}}`;
+//!   `{"type":"pong"}`; `{"type":"error","code":...,"message":...}` (the connection stays).
+//!
+//! Invariants:
+//! - The upgrade is authenticated like any request (bearer token, or the session cookie
+//!   from a page of the same origin: a cookie-authenticated upgrade from another origin is
+//!   refused, so other sites cannot ride a user's session). Every subscription is checked
+//!   against the caller's memberships; another workspace's channel answers `not_found`
+//!   exactly like one that does not exist.
+//! - Each client has a bounded queue ([`QUEUE`]). Publishing never waits: a client whose
+//!   queue is full is dropped (closed with code 4000, "too slow") and nobody else is
+//!   delayed. Clients reconnect and re-read state over HTTP.
+//! - Events come from the jobs table itself ([`watch_jobs`] polls it by `updated_at`), so
+//!   jobs run by `skeet worker` processes on other machines are pushed like local ones.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use skeet_store::jobs::{Job, JobState, Jobs};
+use tokio::sync::mpsc;
+
+use crate::{ApiError, AppState, Caller};
+
+/// Messages a client may have waiting before it is dropped as too slow.
+pub const QUEUE: usize = 256;
+
+/// How long one frame may take to write before the client counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code for a client dropped for not keeping up.
+const CLOSE_TOO_SLOW: u16 = 4000;
+
+struct Client {
+    tx: mpsc::Sender<Arc<str>>,
+    channels: HashSet<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    clients: HashMap<u64, Client>,
+    /// channel → subscribed client ids.
+    index: HashMap<String, HashSet<u64>>,
+}
+
+/// Who is connected and what they subscribed to.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("clients", &self.clients())
+            .finish()
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain maps behind: still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Connected clients.
+    pub fn clients(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    fn join(&self, tx: mpsc::Sender<Arc<str>>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().clients.insert(
+            id,
+            Client {
+                tx,
+                channels: HashSet::new(),
+            },
+        );
+        id
+    }
+
+    fn leave(&self, id: u64) {
+        let mut g = self.lock();
+        if let Some(c) = g.clients.remove(&id) {
+            for ch in c.channels {
+                if let Some(set) = g.index.get_mut(&ch) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        g.index.remove(&ch);
+                    }
+                }
+            }
+        }
+    }
+
+    fn subscribe(&self, id: u64, channel: &str) {
+        let mut g = self.lock();
+        if let Some(c) = g.clients.get_mut(&id) {
+            c.channels.insert(channel.to_string());
+            g.index.entry(channel.to_string()).or_default().insert(id);
+        }
+    }
+
+    fn unsubscribe(&self, id: u64, channel: &str) {
+        let mut g = self.lock();
+        if let Some(c) = g.clients.get_mut(&id) {
+            c.channels.remove(channel);
+        }
+        if let Some(set) = g.index.get_mut(channel) {
+            set.remove(&id);
+            if set.is_empty() {
+                g.index.remove(channel);
+            }
+        }
+    }
+
+    /// Sends `text` to every subscriber of `channel` without waiting; subscribers whose
+    /// queue is full are dropped. Returns how many got it.
+    pub fn publish(&self, channel: &str, text: &Arc<str>) -> usize {
+        let mut slow = Vec::new();
+        let mut sent = 0;
+        {
+            let g = self.lock();
+            let Some(ids) = g.index.get(channel) else {
+                return 0;
+            };
+            for id in ids {
+                if let Some(c) = g.clients.get(id) {
+                    match c.tx.try_send(text.clone()) {
+                        Ok(()) => sent += 1,
+                        Err(_) => slow.push(*id),
+                    }
+                }
+            }
+        }
+        for id in slow {
+            // Dropping the sender ends the client's queue; its task then closes the socket.
+            self.leave(id);
+            metrics::counter!("skeet_ws_dropped_total").increment(1);
+        }
+        sent
+    }
+}
+
+/// A job event as pushed (the payload and result stay behind: fetch them over HTTP).
+#[derive(Debug, Serialize)]
+struct JobEvent<'a> {
+    id: &'a str,
+    workspace_id: &'a str,
+    kind: &'a str,
+    state: JobState,
+    progress: f64,
+    message: Option<&'a str>,
+    error: Option<&'a str>,
+    attempts: i64,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    updated_at: i64,
+}
+
+fn event_text(channel: &str, job: &Job, updated_at: i64) -> Arc<str> {
+    let data = JobEvent {
+        id: &job.id,
+        workspace_id: &job.workspace_id,
+        kind: &job.kind,
+        state: job.state,
+        progress: job.progress,
+        message: job.message.as_deref(),
+        error: job.error.as_deref(),
+        attempts: job.attempts,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        updated_at,
+    };
+    serde_json::json!({"type": "event", "channel": channel, "event": "job", "data": data})
+        .to_string()
+        .into()
+}
+
+/// Polls the jobs table every `every` and publishes each change on `workspace:{ws}` and
+/// `job:{id}`, until `stop` turns true.
+pub async fn watch_jobs(
+    hub: Arc<Hub>,
+    jobs: Jobs,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    // Writers stamp `updated_at` before they commit, so a change can become visible a little
+    // after a later-stamped one. Each poll therefore looks back LOOKBACK_MS before the
+    // newest change seen, and `seen` (job id → newest `updated_at` published) keeps the
+    // repeats out.
+    const LOOKBACK_MS: i64 = 2_000;
+    let mut cursor = skeet_store::now_ms();
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let changed = match jobs.changed_since(cursor - LOOKBACK_MS, 5000).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "job watcher: poll failed");
+                continue;
+            }
+        };
+        for (job, updated_at) in &changed {
+            if seen.get(&job.id).is_some_and(|t| *t >= *updated_at) {
+                continue;
+            }
+            seen.insert(job.id.clone(), *updated_at);
+            for channel in [format!("workspace:{}", job.workspace_id), format!("job:{}", job.id)] {
+                hub.publish(&channel, &event_text(&channel, job, *updated_at));
+            }
+        }
+        if let Some((_, last)) = changed.last() {
+            cursor = cursor.max(*last);
+        }
+        seen.retain(|_, t| *t >= cursor - LOOKBACK_MS);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum ClientMessage {
+    Subscribe { channel: String },
+    Unsubscribe { channel: String },
+    Ping,
+}
+
+fn error_text(code: &str, message: &str, channel: Option<&str>) -> String {
+    serde_json::json!({"type": "error", "code": code, "message": message, "channel": channel})
+        .to_string()
+}
+
+/// Same-origin check for cookie-authenticated upgrades: the Origin's host must be the Host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Non-browser clients send no Origin; browsers always do.
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+}
+
+#[utoipa::path(get, path = "/api/ws", tag = "realtime",
+    responses((status = 101, description = "Switching to the websocket protocol described in docs/server.md"), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub(crate) async fn upgrade(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|e| {
+        ApiError::bad_request(format!(
+            "/api/ws speaks the websocket protocol only ({})",
+            e.body_text()
+        ))
+    })?;
+    let bearer = headers.contains_key(header::AUTHORIZATION);
+    if !bearer && !same_origin(&headers) {
+        return Err(ApiError::forbidden(
+            "a websocket opened with the session cookie must come from this site's own pages",
+        ));
+    }
+    Ok(ws
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| serve_client(s, caller, socket))
+        .into_response())
+}
+
+/// Checks that `user` may see `channel`.
+async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiError> {
+    let workspace = if let Some(ws) = channel.strip_prefix("workspace:") {
+        ws.to_string()
+    } else if let Some(job) = channel.strip_prefix("job:") {
+        s.jobs
+            .get_any(job)
+            .await
+            .map_err(|_| ApiError::not_found("no such channel"))?
+            .workspace_id
+    } else {
+        return Err(ApiError::bad_request(
+            "channels are workspace:{id} and job:{id}",
+        ));
+    };
+    match s.accounts.role(user_id, &workspace).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("no such channel")),
+    }
+}
+
+async fn send(socket: &mut WebSocket, text: String) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(QUEUE);
+    let id = s.hub.join(tx);
+    let hello = serde_json::json!({"type": "hello", "user_id": caller.user.id}).to_string();
+    if send(&mut socket, hello).await {
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(text) => {
+                        if !send(&mut socket, text.to_string()).await {
+                            break;
+                        }
+                    }
+                    None => {
+                        // The hub dropped us: we fell too far behind.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Close(Some(CloseFrame {
+                            code: CLOSE_TOO_SLOW,
+                            reason: "too slow: events were dropped; reconnect and reload".into(),
+                        })))).await;
+                        return;
+                    }
+                },
+                incoming = socket.recv() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                        Some(Ok(_)) => continue,
+                    };
+                    let reply = match serde_json::from_str::<ClientMessage>(&text) {
+                        Ok(ClientMessage::Ping) => serde_json::json!({"type": "pong"}).to_string(),
+                        Ok(ClientMessage::Subscribe { channel }) => {
+                            match allowed(&s, &caller.user.id, &channel).await {
+                                Ok(()) => {
+                                    s.hub.subscribe(id, &channel);
+                                    serde_json::json!({"type": "subscribed", "channel": channel}).to_string()
+                                }
+                                Err(e) => error_text(e.code, &e.message, Some(&channel)),
+                            }
+                        }
+                        Ok(ClientMessage::Unsubscribe { channel }) => {
+                            s.hub.unsubscribe(id, &channel);
+                            serde_json::json!({"type": "unsubscribed", "channel": channel}).to_string()
+                        }
+                        Err(e) => error_text(
+                            "bad_request",
+                            &format!("{e}; send {{\"op\":\"subscribe\",\"channel\":\"workspace:ID\"}}, unsubscribe or ping"),
+                            None,
+                        ),
+                    };
+                    if !send(&mut socket, reply).await {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    s.hub.leave(id);
+}

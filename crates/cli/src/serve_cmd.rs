@@ -133,7 +133,12 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let validate: skeet_server::Validator = Arc::new(skeet_worker::validate);
-        let state = AppState::new(db.clone(), data_dir.to_path_buf(), args.secure_cookies, validate);
+        let state = AppState::new(
+            db.clone(),
+            data_dir.to_path_buf(),
+            args.secure_cookies,
+            validate,
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(skeet_server::watch_jobs(
             state.hub.clone(),

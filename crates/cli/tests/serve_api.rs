@@ -132,7 +132,7 @@ fn exercise(addr: &str) {
     );
     error_is(
         &post("/api/auth/signup", &[], json!({"email": 1})),
-        422,
+        400,
         "bad_request",
         "request body",
     );
@@ -431,31 +431,21 @@ fn the_api_on_postgres() {
     });
 }
 
+fn wait_done(addr: &str, path: &str, auth: &[(&str, &str)]) -> Value {
+    let mut job = Value::Null;
+    for _ in 0..600 {
+        job = request(addr, "GET", path, auth, None).body;
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    job
+}
+
 #[test]
 fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = Command::new(env!("CARGO_BIN_EXE_skeet"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "data",
-            "generate",
-            "--symbol",
-            "BTC/USDT",
-            "--timeframe",
-            "1h",
-            "--bars",
-            "3000",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
     let server = start(dir.path(), None);
     let addr = server.addr.as_str();
     let post = |path: &str, h: &[(&str, &str)], b: Value| request(addr, "POST", path, h, Some(&b));
@@ -477,6 +467,16 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
         .to_string();
     let path = format!("/api/workspaces/{ws}/backtests");
     let auth = [("Authorization", bearer.as_str())];
+
+    // Data: generated through the API into the workspace's own store.
+    let dataset = post(
+        &format!("/api/workspaces/{ws}/datasets/generate"),
+        &auth,
+        json!({"symbol": "BTC/USDT", "timeframe": "1h", "bars": 3000, "seed": 3}),
+    );
+    assert_eq!(dataset.status, 201, "{}", dataset.body);
+    assert_eq!(dataset.body["bars"], 3000);
+    let dataset_id = dataset.body["id"].as_str().unwrap().to_string();
 
     // Bad requests are refused before anything is queued, saying what is wrong.
     error_is(
@@ -519,6 +519,22 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
         "bad_request",
         "unknown field `colour`",
     );
+    error_is(
+        &post(
+            &path,
+            &auth,
+            json!({"strategy": "sma_cross", "dataset": "nope"}),
+        ),
+        400,
+        "bad_request",
+        "dataset: no dataset nope in this workspace",
+    );
+    error_is(
+        &post(&path, &auth, json!({"strategy": "sma_cross"})),
+        400,
+        "bad_request",
+        "give dataset",
+    );
     let listed = request(
         addr,
         "GET",
@@ -528,39 +544,58 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
     );
     assert_eq!(listed.body["items"], json!([]), "nothing was queued");
 
+    // A saved strategy, referenced by id, on the dataset, referenced by id.
+    let strategy = post(
+        &format!("/api/workspaces/{ws}/strategies"),
+        &auth,
+        json!({"name": "my sma", "template": "sma_cross"}),
+    );
+    assert_eq!(strategy.status, 201, "{}", strategy.body);
+    let strategy_id = strategy.body["id"].as_str().unwrap().to_string();
     let submitted = post(
         &path,
         &auth,
         json!({
-            "strategy": "sma_cross", "params": {"fast": 10, "slow": 30},
-            "symbol": "BTC/USDT", "timeframe": "1h", "commission": "0.001"
+            "strategy_id": strategy_id, "params": {"fast": 10, "slow": 30},
+            "dataset": dataset_id, "commission": "0.001"
         }),
     );
     assert_eq!(submitted.status, 202, "{}", submitted.body);
+    assert_eq!(submitted.body["payload"]["strategy_version"], 1);
+    assert_eq!(submitted.body["payload"]["symbol"], "BTC/USDT");
     let id = submitted.body["id"].as_str().unwrap().to_string();
-    let mut job = submitted.body;
-    for _ in 0..300 {
-        job = request(addr, "GET", &format!("{path}/{id}"), &auth, None).body;
-        if job["state"] == "succeeded" || job["state"] == "failed" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let job = wait_done(addr, &format!("{path}/{id}"), &auth);
     assert_eq!(job["state"], "succeeded", "{job}");
     let report = &job["result"];
     assert_eq!(report["strategy"], "sma_cross");
     assert_eq!(report["params"], json!({"fast": 10.0, "slow": 30.0}));
     assert_eq!(report["metrics"]["bars"], 3000);
-    assert!(
-        report["trades"].as_array().unwrap().len() > 10,
-        "{}",
-        report["metrics"]
-    );
+    let trades = report["trades"].as_array().unwrap();
+    assert!(trades.len() > 10, "{}", report["metrics"]);
 
-    // The same run on the command line gives the same numbers.
+    // Result endpoints: pages of trades, the curve, the metrics without the heavy parts.
+    let page = request(
+        addr,
+        "GET",
+        &format!("{path}/{id}/trades?limit=5&offset=2"),
+        &auth,
+        None,
+    );
+    assert_eq!(page.body["total"], trades.len());
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 5);
+    assert_eq!(page.body["items"][0], trades[2]);
+    let equity = request(addr, "GET", &format!("{path}/{id}/equity"), &auth, None);
+    assert_eq!(equity.body, report["equity_curve"]);
+    let metrics = request(addr, "GET", &format!("{path}/{id}/metrics"), &auth, None);
+    assert_eq!(metrics.body["metrics"], report["metrics"]);
+    assert!(metrics.body.get("trades").is_none());
+    let list = request(addr, "GET", &path, &auth, None);
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+
+    // The same run on the command line, on the workspace's own store, gives the same numbers.
     let cli = Command::new(env!("CARGO_BIN_EXE_skeet"))
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir.path().join("workspaces").join(&ws))
         .args([
             "backtest",
             "--symbol",
@@ -586,6 +621,36 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
         report["metrics"]["total_return_pct"]
     );
     assert_eq!(cli["final_equity"], report["final_equity"]);
+
+    // An optimisation over the same data: every grid point, progress, a heat map.
+    let opt_path = format!("/api/workspaces/{ws}/optimizations");
+    error_is(
+        &post(
+            &opt_path,
+            &auth,
+            json!({"run": {"strategy": "sma_cross", "dataset": dataset_id}, "ranges": {"fats": "5..20:5"}}),
+        ),
+        400,
+        "bad_request",
+        "unknown parameter 'fats'",
+    );
+    let opt = post(
+        &opt_path,
+        &auth,
+        json!({
+            "run": {"strategy": "sma_cross", "dataset": dataset_id},
+            "ranges": {"fast": "5..20:5", "slow": "30,50"}, "objective": "sharpe"
+        }),
+    );
+    assert_eq!(opt.status, 202, "{}", opt.body);
+    let opt_id = opt.body["id"].as_str().unwrap().to_string();
+    let done = wait_done(addr, &format!("{opt_path}/{opt_id}"), &auth);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["result"]["trials"].as_array().unwrap().len(), 8);
+    assert!(done["result"]["heatmap"].is_object(), "{}", done["result"]);
+    // A backtest's result endpoints do not serve optimisations.
+    let wrong = request(addr, "GET", &format!("{path}/{opt_id}"), &auth, None);
+    assert_eq!(wrong.status, 404);
 }
 
 #[test]

@@ -37,22 +37,6 @@ fn call(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<
 #[test]
 fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = skeet(dir.path())
-        .args([
-            "data",
-            "generate",
-            "--symbol",
-            "BIG/USD",
-            "--timeframe",
-            "1m",
-            "--bars",
-            "1000000",
-            "--seed",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
 
     let mut api = Proc(
         skeet(dir.path())
@@ -90,6 +74,14 @@ fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
         .as_str()
         .unwrap()
         .to_string();
+    let generated = call(
+        &addr,
+        "POST",
+        &format!("/api/workspaces/{ws}/datasets/generate"),
+        Some(&token),
+        Some(&json!({"symbol": "BIG/USD", "timeframe": "1m", "bars": 1_000_000, "seed": 1})),
+    );
+    assert_eq!(generated["bars"], 1_000_000, "{generated}");
     let job = call(
         &addr,
         "POST",

@@ -192,7 +192,9 @@ pub(crate) async fn generate_into(
     if let Some(d) = b.drift {
         params.drift = d;
     }
-    let name = b.name.unwrap_or_else(|| format!("{} {}", key.symbol, key.timeframe));
+    let name = b
+        .name
+        .unwrap_or_else(|| format!("{} {}", key.symbol, key.timeframe));
     check_name(&name)?;
     let stored = blocking(move || {
         let bars = generate(&params, &NoProgress).map_err(data_error)?;
@@ -372,9 +374,9 @@ struct Stored {
 }
 
 fn summary(bars: &skeet_core::BarSeries) -> Stored {
-    let (first, last) = bars
-        .range()
-        .map_or((0, 0), |(f, l)| (f.as_nanos() / 1_000_000, l.as_nanos() / 1_000_000));
+    let (first, last) = bars.range().map_or((0, 0), |(f, l)| {
+        (f.as_nanos() / 1_000_000, l.as_nanos() / 1_000_000)
+    });
     Stored {
         bars: i64::try_from(bars.len()).unwrap_or(i64::MAX),
         first_ms: first,

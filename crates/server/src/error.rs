@@ -114,10 +114,12 @@ impl From<StoreError> for ApiError {
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         let status = r.status();
-        let code = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            _ => "bad_request",
+        let (status, code) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (status, "payload_too_large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (status, "unsupported_media_type"),
+            // axum says 422 for well-formed JSON of the wrong shape; every other field
+            // problem of this API is a 400, so this one is too.
+            _ => (StatusCode::BAD_REQUEST, "bad_request"),
         };
         Self::new(status, code, format!("request body: {}", r.body_text()))
     }

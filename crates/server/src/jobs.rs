@@ -166,16 +166,17 @@ impl BacktestBody {
             }
             let version = match self.strategy_version {
                 Some(v) => v,
-                None => s
-                    .strategies
-                    .get(ws, id)
-                    .await
-                    .map_err(|_| {
-                        ApiError::bad_request(format!(
-                            "strategy_id: no strategy {id} in this workspace"
-                        ))
-                    })?
-                    .latest_version,
+                None => {
+                    s.strategies
+                        .get(ws, id)
+                        .await
+                        .map_err(|_| {
+                            ApiError::bad_request(format!(
+                                "strategy_id: no strategy {id} in this workspace"
+                            ))
+                        })?
+                        .latest_version
+                }
             };
             let v = s.strategies.version(ws, id, version).await.map_err(|_| {
                 ApiError::bad_request(format!(
@@ -185,9 +186,7 @@ impl BacktestBody {
             self.spec = Some(v.spec);
             self.strategy_version = Some(version);
         } else if self.strategy_version.is_some() {
-            return Err(ApiError::bad_request(
-                "strategy_version needs strategy_id",
-            ));
+            return Err(ApiError::bad_request("strategy_version needs strategy_id"));
         }
         if let Some(id) = &self.dataset {
             if self.symbol.is_some() || self.timeframe.is_some() || self.venue.is_some() {
@@ -212,7 +211,12 @@ impl BacktestBody {
 }
 
 /// Checks a payload with the workers' validation, off the async threads (it reads bars).
-async fn validated(s: &AppState, ws: &str, kind: &'static str, payload: &serde_json::Value) -> Result<(), ApiError> {
+async fn validated(
+    s: &AppState,
+    ws: &str,
+    kind: &'static str,
+    payload: &serde_json::Value,
+) -> Result<(), ApiError> {
     let validate = s.validate.clone();
     let dir = crate::datasets::workspace_dir(s, ws)?;
     let checked = payload.clone();

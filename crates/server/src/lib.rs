@@ -91,12 +91,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State over `db` with files under `data_dir`.
-    pub fn new(
-        db: Db,
-        data_dir: PathBuf,
-        secure_cookies: bool,
-        validate: Validator,
-    ) -> Arc<Self> {
+    pub fn new(db: Db, data_dir: PathBuf, secure_cookies: bool, validate: Validator) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
@@ -163,7 +158,9 @@ struct SecurityAddon;
 
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -200,7 +197,11 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(strategies::validate))
         .routes(routes!(strategies::list_templates))
         .routes(routes!(strategies::list, strategies::create))
-        .routes(routes!(strategies::get, strategies::save, strategies::delete))
+        .routes(routes!(
+            strategies::get,
+            strategies::save,
+            strategies::delete
+        ))
         .routes(routes!(strategies::versions))
         .routes(routes!(strategies::version))
         .routes(routes!(jobs::list_jobs))

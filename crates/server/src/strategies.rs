@@ -231,8 +231,9 @@ async fn checked(doc: serde_json::Value) -> Result<(serde_json::Value, String), 
     blocking(move || {
         let (spec, _) = check_spec(&doc).map_err(|e| invalid_spec(&e))?;
         let stored: serde_json::Value = match doc {
-            serde_json::Value::String(t) => serde_json::from_str(&t)
-                .map_err(|e| ApiError::bad_request(format!("spec: {e}")))?,
+            serde_json::Value::String(t) => {
+                serde_json::from_str(&t).map_err(|e| ApiError::bad_request(format!("spec: {e}")))?
+            }
             other => other,
         };
         Ok((stored, spec.hash()))
@@ -260,7 +261,9 @@ pub(crate) async fn create(
         (None, Some(t)) => {
             let text = templates::json(&t).ok_or_else(|| {
                 ApiError::bad_request(
-                    templates::get(&t).err().map_or_else(String::new, |e| e.to_string()),
+                    templates::get(&t)
+                        .err()
+                        .map_or_else(String::new, |e| e.to_string()),
                 )
             })?;
             serde_json::from_str(text).map_err(|_| ApiError::internal())?

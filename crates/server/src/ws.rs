@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -233,7 +233,10 @@ pub async fn watch_jobs(
                 continue;
             }
             seen.insert(job.id.clone(), *updated_at);
-            for channel in [format!("workspace:{}", job.workspace_id), format!("job:{}", job.id)] {
+            for channel in [
+                format!("workspace:{}", job.workspace_id),
+                format!("job:{}", job.id),
+            ] {
                 hub.publish(&channel, &event_text(&channel, job, *updated_at));
             }
         }

@@ -150,7 +150,7 @@ pub(crate) struct Template {
 }
 
 #[utoipa::path(get, path = "/api/templates", tag = "strategies",
-    responses((status = 200, body = [Template])))]
+    responses((status = 200, body = [Template]), (status = 401, body = ErrorBody)))]
 pub(crate) async fn list_templates(_caller: Caller) -> Result<impl IntoResponse, ApiError> {
     let list: Vec<Template> = templates::TEMPLATES
         .iter()

@@ -387,3 +387,76 @@ async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
     }
     s.hub.leave(id);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test")]
+
+    use super::*;
+
+    #[test]
+    fn a_client_that_falls_behind_is_dropped_and_the_others_get_everything() {
+        let hub = Hub::default();
+        let (fast_tx, mut fast_rx) = mpsc::channel(QUEUE);
+        let (slow_tx, mut slow_rx) = mpsc::channel(QUEUE);
+        let fast = hub.join(fast_tx);
+        let slow = hub.join(slow_tx);
+        hub.subscribe(fast, "workspace:a");
+        hub.subscribe(slow, "workspace:a");
+        let mut received = 0;
+        for k in 0..QUEUE * 3 {
+            let text: Arc<str> = format!("event {k}").into();
+            let sent = hub.publish("workspace:a", &text);
+            // The fast client reads as it goes; the slow one never does.
+            while let Ok(m) = fast_rx.try_recv() {
+                assert_eq!(&*m, format!("event {received}"));
+                received += 1;
+            }
+            if k < QUEUE {
+                assert_eq!(sent, 2, "both queued event {k}");
+            } else {
+                assert_eq!(sent, 1, "only the fast client is left at event {k}");
+            }
+        }
+        assert_eq!(received, QUEUE * 3, "the fast client lost nothing");
+        assert_eq!(hub.clients(), 1, "the slow client was dropped");
+        // The slow client's queue holds what it had, then ends: its task closes the socket.
+        let mut backlog = 0;
+        while slow_rx.try_recv().is_ok() {
+            backlog += 1;
+        }
+        assert_eq!(backlog, QUEUE);
+        assert!(matches!(
+            slow_rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn events_reach_only_the_channels_subscribed() {
+        let hub = Hub::default();
+        let (tx, mut rx) = mpsc::channel(QUEUE);
+        let id = hub.join(tx);
+        hub.subscribe(id, "workspace:a");
+        assert_eq!(hub.publish("workspace:b", &Arc::from("b")), 0);
+        assert_eq!(hub.publish("workspace:a", &Arc::from("a")), 1);
+        assert_eq!(&*rx.try_recv().unwrap(), "a");
+        hub.unsubscribe(id, "workspace:a");
+        assert_eq!(hub.publish("workspace:a", &Arc::from("a")), 0);
+        hub.leave(id);
+        assert_eq!(hub.clients(), 0);
+    }
+
+    #[test]
+    fn cookie_upgrades_must_come_from_the_same_origin() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h), "no Origin: not a browser");
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080.evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+}

@@ -147,7 +147,7 @@ pub(crate) fn execute(
         cfg,
         &p.cfg,
         &|done, total| {
-            let per_mille = if total == 0 { 0 } else { done * 1000 / total };
+            let per_mille = (done * 1000).checked_div(total).unwrap_or(0);
             progress.store(u32::try_from(per_mille).unwrap_or(1000), Ordering::Relaxed);
         },
     )

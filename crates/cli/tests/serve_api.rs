@@ -5,74 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr, reason = "test")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{Response, request};
-
-struct Server {
-    child: Child,
-    addr: String,
-    stdout: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skeet"));
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(url) = database_url {
-        cmd.env("DATABASE_URL", url);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = Vec::new();
-    let mut addr = None;
-    while addr.is_none()
-        || !stdout
-            .last()
-            .is_some_and(|l: &String| l.starts_with("database:"))
-    {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "server exited: {stdout:?}"
-        );
-        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
-            addr = Some(a.to_string());
-        }
-        stdout.push(line.trim().to_string());
-    }
-    Server {
-        child,
-        addr: addr.unwrap(),
-        stdout,
-    }
-}
-
-#[track_caller]
-fn error_is(r: &Response, status: u16, code: &str, message_part: &str) {
-    assert_eq!(r.status, status, "{}", r.body);
-    assert_eq!(r.body["code"], code, "{}", r.body);
-    assert!(
-        r.body["message"].as_str().unwrap().contains(message_part),
-        "{}",
-        r.body
-    );
-}
+use common::{error_is, request, start};
 
 fn exercise(addr: &str) {
     let get = |path: &str, h: &[(&str, &str)]| request(addr, "GET", path, h, None);
@@ -386,30 +325,11 @@ fn the_api_on_sqlite() {
 
 #[test]
 fn the_api_on_postgres() {
-    let admin = std::env::var("SKEET_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let required = std::env::var("SKEET_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let name = format!("skeet_t_{}", uuid::Uuid::new_v4().simple());
-    let created = rt.block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await?;
-        Ok::<_, sqlx::Error>(())
-    });
-    if let Err(e) = created {
-        assert!(
-            !required,
-            "PostgreSQL at {admin} is required (SKEET_REQUIRE_SERVICES=1): {e}"
-        );
-        eprintln!("skipping: PostgreSQL at {admin} unreachable ({e})");
+    let Some(pg) = common::PgDatabase::create() else {
         return;
-    }
-    let base = admin.rsplit_once('/').unwrap().0;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), Some(&format!("{base}/{name}")));
+    let server = start(dir.path(), Some(&pg.url));
     assert!(
         server
             .stdout
@@ -419,16 +339,6 @@ fn the_api_on_postgres() {
         server.stdout
     );
     exercise(&server.addr);
-    drop(server);
-    rt.block_on(async {
-        if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await;
-        }
-    });
 }
 
 fn wait_done(addr: &str, path: &str, auth: &[(&str, &str)]) -> Value {

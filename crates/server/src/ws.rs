@@ -456,7 +456,10 @@ mod tests {
         assert!(same_origin(&h));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, "http://127.0.0.1:8080.evil.example".parse().unwrap());
+        h.insert(
+            header::ORIGIN,
+            "http://127.0.0.1:8080.evil.example".parse().unwrap(),
+        );
         assert!(!same_origin(&h));
     }
 }

@@ -1,10 +1,17 @@
-//! A minimal HTTP/1.1 client for tests of the real `skeet serve` binary: one request per
-//! connection, JSON bodies, chunked responses decoded.
+//! Support for tests of the real `skeet serve` binary: starting it (on SQLite or a fresh
+//! PostgreSQL database), and a minimal HTTP/1.1 client (one request per connection, JSON
+//! bodies, chunked responses decoded).
 
-#![allow(dead_code, clippy::unwrap_used, reason = "test support")]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "test support"
+)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
@@ -81,4 +88,122 @@ fn dechunk(mut s: &str) -> String {
         s = &rest[n + 2..];
     }
     out
+}
+
+/// A running `skeet serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub stdout: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skeet"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = Vec::new();
+    let mut addr = None;
+    while addr.is_none()
+        || !stdout
+            .last()
+            .is_some_and(|l: &String| l.starts_with("database:"))
+    {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited: {stdout:?}"
+        );
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = Some(a.to_string());
+        }
+        stdout.push(line.trim().to_string());
+    }
+    Server {
+        child,
+        addr: addr.unwrap(),
+        stdout,
+    }
+}
+
+#[track_caller]
+pub fn error_is(r: &Response, status: u16, code: &str, message_part: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains(message_part),
+        "{}",
+        r.body
+    );
+}
+
+/// A fresh PostgreSQL database for one test, dropped with it. `None` (with a note) when the
+/// server is unreachable, unless `SKEET_REQUIRE_SERVICES=1`, where that fails the test.
+pub struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> Option<Self> {
+        let admin = std::env::var("SKEET_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let required = std::env::var("SKEET_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+        let name = format!("skeet_t_{}", uuid::Uuid::new_v4().simple());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let created = rt.block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        });
+        if let Err(e) = created {
+            assert!(
+                !required,
+                "PostgreSQL at {admin} is required (SKEET_REQUIRE_SERVICES=1): {e}"
+            );
+            eprintln!("skipping: PostgreSQL at {admin} unreachable ({e})");
+            return None;
+        }
+        let base = admin.rsplit_once('/').unwrap().0;
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            if let Ok(pool) = sqlx::AnyPool::connect(&self.admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                )))
+                .execute(&pool)
+                .await;
+            }
+        });
+    }
 }

@@ -12,7 +12,6 @@ DATA_DIR ?= ./skeet-data
 
 # The demo dataset first (generated once), then the platform itself (Ctrl-C stops it).
 run: build
-	@$(SKEET) --data-dir $(DATA_DIR) demo
 	@$(SKEET) --data-dir $(DATA_DIR) serve --listen $${SKEET_LISTEN:-127.0.0.1:8080}
 
 build:

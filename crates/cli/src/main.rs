@@ -5,6 +5,7 @@
 //! (`error: ...`), never a panic or a backtrace.
 
 mod backtest_cmd;
+mod bench_cmd;
 mod data_cmd;
 mod demo_cmd;
 mod indicators_cmd;
@@ -60,6 +61,9 @@ enum Command {
     /// Manage accounts (operator).
     #[command(subcommand)]
     User(serve_cmd::UserCommand),
+    /// Measure a running `skeet serve` from outside (websocket fan-out latency).
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => serve_cmd::migrate(&cli.data_dir, &args),
         Command::Worker(args) => serve_cmd::worker(&cli.data_dir, &args),
         Command::User(cmd) => serve_cmd::user(&cli.data_dir, &cmd),
+        Command::Bench(cmd) => bench_cmd::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

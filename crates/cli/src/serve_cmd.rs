@@ -149,7 +149,14 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         let workers = if args.no_workers {
             Vec::new()
         } else {
-            spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped)
+            spawn_workers(
+                &db,
+                data_dir,
+                args.workers,
+                args.lease_ms,
+                &stopped,
+                Some(state.job_queued.clone()),
+            )
         };
         let demo = ensure_demo(&state, data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -184,6 +191,7 @@ fn spawn_workers(
     count: Option<usize>,
     lease_ms: i64,
     stopped: &tokio::sync::watch::Receiver<bool>,
+    wake: Option<Arc<tokio::sync::Notify>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let n = count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let host = std::process::id();
@@ -193,6 +201,7 @@ fn spawn_workers(
                 id: format!("{}-{host}-{k}", skeet_store::new_id()),
                 data_dir: data_dir.to_path_buf(),
                 poll: std::time::Duration::from_millis(200),
+                wake: wake.clone(),
                 lease_ms: lease_ms.max(300),
             };
             tokio::spawn(skeet_worker::run(
@@ -214,7 +223,7 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped);
+        let workers = spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped, None);
         line(format!(
             "{} worker(s) running on {}",
             workers.len(),

@@ -719,6 +719,7 @@ fn platform(addr: &str) {
     );
 
     websocket(addr, &alice, &bob, &ds_id);
+    two_factor(addr, &bob);
     operations(addr, &alice);
 
     // A password change ends every session.
@@ -756,6 +757,90 @@ fn platform(addr: &str) {
         Some(&json!({"email": "alice@example.com", "password": "another long one"})),
     );
     assert_eq!(again.status, 200);
+}
+
+fn two_factor(addr: &str, bob: &User) {
+    let now = || {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+    };
+    let setup = call(addr, bob, "POST", "/api/auth/totp/setup", None);
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let secret = setup.body["secret"].as_str().unwrap().to_string();
+    assert!(
+        setup.body["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/SKEET:bob@example.com?secret=")
+    );
+    error_is(
+        &call(
+            addr,
+            bob,
+            "POST",
+            "/api/auth/totp/enable",
+            Some(json!({"code": "000000x"})),
+        ),
+        400,
+        "bad_request",
+        "wrong code",
+    );
+    let code = skeet_server::totp_code(&secret, now()).unwrap();
+    let on = call(
+        addr,
+        bob,
+        "POST",
+        "/api/auth/totp/enable",
+        Some(json!({"code": code})),
+    );
+    assert_eq!(on.status, 204, "{}", on.body);
+    assert_eq!(
+        call(addr, bob, "GET", "/api/me", None).body["totp_enabled"],
+        true
+    );
+    let creds = |totp: Option<&str>| json!({"email": "bob@example.com", "password": "a long password", "totp": totp});
+    error_is(
+        &request(addr, "POST", "/api/auth/login", &[], Some(&creds(None))),
+        401,
+        "totp_required",
+        "6-digit code",
+    );
+    error_is(
+        &request(
+            addr,
+            "POST",
+            "/api/auth/login",
+            &[],
+            Some(&creds(Some("123456"))),
+        ),
+        401,
+        "unauthorized",
+        "wrong two-factor code",
+    );
+    let code = skeet_server::totp_code(&secret, now()).unwrap();
+    let ok = request(
+        addr,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(&creds(Some(&code))),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let off = call(
+        addr,
+        bob,
+        "POST",
+        "/api/auth/totp/disable",
+        Some(json!({"code": code})),
+    );
+    assert_eq!(off.status, 204, "{}", off.body);
+    let plain = request(addr, "POST", "/api/auth/login", &[], Some(&creds(None)));
+    assert_eq!(plain.status, 200, "{}", plain.body);
 }
 
 fn upload(addr: &str, u: &User, path: &str, csv: &str) -> common::Response {

@@ -235,6 +235,9 @@ pub(crate) struct Credentials {
     email: String,
     /// Password, at least 10 characters.
     password: String,
+    /// The 6-digit code of the user's authenticator app, when two-factor sign-in is on.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// A signed-up user and their personal workspace.
@@ -259,6 +262,8 @@ pub(crate) struct Session {
 pub(crate) struct Me {
     user: User,
     workspaces: Vec<skeet_store::accounts::Membership>,
+    /// Two-factor sign-in is on.
+    totp_enabled: bool,
 }
 
 fn check_credentials(c: &Credentials) -> Result<(), ApiError> {
@@ -365,6 +370,23 @@ pub(crate) async fn login(
         failed(s.clone()).await?;
         return Err(wrong());
     }
+    if let Some(secret) = s.accounts.totp_secret(&user.id).await?
+        && !secret.starts_with(PENDING)
+    {
+        let Some(code) = c.totp.as_deref() else {
+            // Not a failure: the password was right and the app must now ask for the code.
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "totp_required",
+                "two-factor sign-in is on: send the 6-digit code of your authenticator app as totp",
+            ));
+        };
+        let key = crate::totp::unbase32(&secret).unwrap_or_default();
+        if !crate::totp::verify(&key, code, unix_seconds()) {
+            failed(s.clone()).await?;
+            return Err(ApiError::unauthorized("wrong two-factor code"));
+        }
+    }
     s.accounts
         .clear_failures(&format!("email:{}", user.email))
         .await?;
@@ -419,10 +441,133 @@ pub(crate) async fn me(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let workspaces = s.accounts.memberships(&caller.user.id).await?;
+    let totp_enabled = s
+        .accounts
+        .totp_secret(&caller.user.id)
+        .await?
+        .is_some_and(|t| !t.starts_with(PENDING));
     Ok(Json(Me {
         user: caller.user,
         workspaces,
+        totp_enabled,
     }))
+}
+
+/// Marks a TOTP secret that was shown but not confirmed yet.
+const PENDING: &str = "pending:";
+
+fn unix_seconds() -> i64 {
+    skeet_store::now_ms() / 1000
+}
+
+/// A new TOTP secret to put into an authenticator app.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TotpSetup {
+    /// Base32 secret (type it in, or use the URI).
+    secret: String,
+    /// `otpauth://` URI (render as a QR code).
+    otpauth_uri: String,
+}
+
+/// A code from the authenticator app.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TotpCode {
+    /// The 6-digit code.
+    code: String,
+}
+
+#[utoipa::path(post, path = "/api/auth/totp/setup", tag = "auth",
+    responses((status = 200, body = TotpSetup, description = "A new secret; confirm it with /api/auth/totp/enable"), (status = 401, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn totp_setup(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    if s.accounts
+        .totp_secret(&caller.user.id)
+        .await?
+        .is_some_and(|t| !t.starts_with(PENDING))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "two-factor sign-in is already on; turn it off first to change the secret",
+        ));
+    }
+    let mut key = [0u8; 20];
+    getrandom::fill(&mut key).map_err(|_| ApiError::internal())?;
+    let secret = crate::totp::base32(&key);
+    s.accounts
+        .set_totp_secret(&caller.user.id, Some(&format!("{PENDING}{secret}")))
+        .await?;
+    Ok(Json(TotpSetup {
+        otpauth_uri: format!(
+            "otpauth://totp/SKEET:{}?secret={secret}&issuer=SKEET&algorithm=SHA1&digits=6&period=30",
+            caller.user.email
+        ),
+        secret,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/auth/totp/enable", tag = "auth", request_body = TotpCode,
+    responses((status = 204, description = "On: sign-in now asks for a code"), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn totp_enable(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<TotpCode>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    let Some(secret) = s
+        .accounts
+        .totp_secret(&caller.user.id)
+        .await?
+        .and_then(|t| t.strip_prefix(PENDING).map(str::to_string))
+    else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "no secret is waiting for confirmation; call /api/auth/totp/setup first",
+        ));
+    };
+    let key = crate::totp::unbase32(&secret).unwrap_or_default();
+    if !crate::totp::verify(&key, &b.code, unix_seconds()) {
+        return Err(ApiError::bad_request(
+            "wrong code; check the authenticator app's clock and enter the current code",
+        ));
+    }
+    s.accounts
+        .set_totp_secret(&caller.user.id, Some(&secret))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/auth/totp/disable", tag = "auth", request_body = TotpCode,
+    responses((status = 204, description = "Off"), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn totp_disable(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(b): ApiJson<TotpCode>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_session()?;
+    let Some(secret) = s
+        .accounts
+        .totp_secret(&caller.user.id)
+        .await?
+        .filter(|t| !t.starts_with(PENDING))
+    else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "two-factor sign-in is not on",
+        ));
+    };
+    let key = crate::totp::unbase32(&secret).unwrap_or_default();
+    if !crate::totp::verify(&key, &b.code, unix_seconds()) {
+        return Err(ApiError::bad_request("wrong code"));
+    }
+    s.accounts.set_totp_secret(&caller.user.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A password change.
@@ -446,6 +591,7 @@ pub(crate) async fn change_password(
     check_credentials(&Credentials {
         email: caller.user.email.clone(),
         password: b.new_password.clone(),
+        totp: None,
     })?;
     let (_, hash) = s.accounts.find_by_email(&caller.user.email).await?;
     if !password_matches(&b.current_password, &hash) {

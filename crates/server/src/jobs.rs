@@ -241,6 +241,7 @@ pub(crate) async fn submit_backtest(
         .jobs
         .enqueue(&ws, "backtest", &payload, 3, Some(&caller.user.id))
         .await?;
+    s.job_queued.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 
@@ -290,6 +291,7 @@ pub(crate) async fn submit_optimization(
         .jobs
         .enqueue(&ws, "optimize", &payload, 2, Some(&caller.user.id))
         .await?;
+    s.job_queued.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 

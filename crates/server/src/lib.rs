@@ -27,6 +27,7 @@ mod error;
 mod jobs;
 mod metrics_layer;
 mod strategies;
+mod totp;
 mod workspaces;
 mod ws;
 
@@ -78,6 +79,9 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Validation of job payloads.
     pub validate: Validator,
+    /// Notified after every job this process queues, so idle in-process workers start it
+    /// at once instead of at their next poll.
+    pub job_queued: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,6 +106,7 @@ impl AppState {
             data_dir,
             secure_cookies,
             validate,
+            job_queued: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -119,6 +124,13 @@ impl AppState {
         let dir = datasets::workspace_dir(self, workspace_id)?;
         datasets::generate_into(self, workspace_id, dir, body).await
     }
+}
+
+/// The current 6-digit TOTP code of a base32 secret at `unix_seconds` (what an
+/// authenticator app shows), for API clients and tests; `None` for a malformed secret.
+pub fn totp_code(secret_base32: &str, unix_seconds: i64) -> Option<String> {
+    let key = totp::unbase32(secret_base32)?;
+    Some(format!("{:06}", totp::code_at(&key, unix_seconds)))
 }
 
 /// Runs `f` on the blocking pool (file and CPU work), turning a panic into a 500.
@@ -182,6 +194,9 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::totp_setup))
+        .routes(routes!(auth::totp_enable))
+        .routes(routes!(auth::totp_disable))
         .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(workspaces::create))

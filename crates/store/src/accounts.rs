@@ -906,4 +906,34 @@ impl Accounts {
         .await?;
         Ok(())
     }
+
+    /// The user's TOTP secret as stored (`pending:` + secret while being set up).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn totp_secret(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT totp_secret FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(row.try_get("totp_secret")?)
+    }
+
+    /// Sets or clears the user's TOTP secret.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn set_totp_secret(
+        &self,
+        user_id: &str,
+        secret: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2")
+            .bind(secret)
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
 }

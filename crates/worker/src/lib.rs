@@ -74,6 +74,9 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     /// Idle wait between polls of an empty queue.
     pub poll: Duration,
+    /// Wakes an idle worker at once when a job is queued in this process (`skeet serve`);
+    /// jobs queued elsewhere are found by the next poll.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
     /// Lease length in ms ([`LEASE_MS`] by default); heartbeats come every third of it.
     pub lease_ms: i64,
 }
@@ -96,6 +99,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
         let Some(job) = claimed else {
             tokio::select! {
                 () = tokio::time::sleep(cfg.poll) => {}
+                () = async {
+                    match &cfg.wake {
+                        Some(w) => w.notified().await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 _ = shutdown.changed() => {}
             }
             continue;

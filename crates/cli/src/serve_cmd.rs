@@ -155,7 +155,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
                 args.workers,
                 args.lease_ms,
                 &stopped,
-                Some(state.job_queued.clone()),
+                Some(&state.job_queued),
             )
         };
         let demo = ensure_demo(&state, data_dir).await?;
@@ -191,7 +191,7 @@ fn spawn_workers(
     count: Option<usize>,
     lease_ms: i64,
     stopped: &tokio::sync::watch::Receiver<bool>,
-    wake: Option<Arc<tokio::sync::Notify>>,
+    wake: Option<&Arc<tokio::sync::Notify>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let n = count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let host = std::process::id();
@@ -201,7 +201,7 @@ fn spawn_workers(
                 id: format!("{}-{host}-{k}", skeet_store::new_id()),
                 data_dir: data_dir.to_path_buf(),
                 poll: std::time::Duration::from_millis(200),
-                wake: wake.clone(),
+                wake: wake.cloned(),
                 lease_ms: lease_ms.max(300),
             };
             tokio::spawn(skeet_worker::run(

@@ -5,7 +5,12 @@
 //! (authentication, subscription checks, job events pushed as they happen); `/metrics`,
 //! request ids and the served OpenAPI document.
 
-#![allow(clippy::unwrap_used, clippy::print_stderr, reason = "test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    clippy::needless_pass_by_value,
+    reason = "test: request bodies are built inline and handed over"
+)]
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -760,15 +765,7 @@ fn platform(addr: &str) {
 }
 
 fn two_factor(addr: &str, bob: &User) {
-    let now = || {
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap()
-    };
+    let now = || skeet_store::now_ms() / 1000;
     let setup = call(addr, bob, "POST", "/api/auth/totp/setup", None);
     assert_eq!(setup.status, 200, "{}", setup.body);
     let secret = setup.body["secret"].as_str().unwrap().to_string();

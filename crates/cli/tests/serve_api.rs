@@ -445,6 +445,16 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
         "bad_request",
         "give dataset",
     );
+    // An inline spec is compiled before it is queued: a rule error is a 400 with its place.
+    let mut spec: Value =
+        serde_json::from_str(skeet_strategy::templates::json("sma_cross").unwrap()).unwrap();
+    spec["exit"]["long"] = json!("close > smaa(close, 5)");
+    error_is(
+        &post(&path, &auth, json!({"spec": spec, "dataset": dataset_id})),
+        400,
+        "invalid_spec",
+        "exit.long: unknown indicator 'smaa' at 1:9",
+    );
     let listed = request(
         addr,
         "GET",

@@ -185,6 +185,15 @@ impl BacktestBody {
             })?;
             self.spec = Some(v.spec);
             self.strategy_version = Some(version);
+        } else if let Some(doc) = self.spec.clone() {
+            // A spec sent inline gets the same checks as a saved one (its rules compile), so
+            // it is a 400 now rather than a failed job later.
+            blocking(move || {
+                crate::strategies::check_spec(&doc)
+                    .map(|_| ())
+                    .map_err(|e| crate::strategies::invalid_spec(&e))
+            })
+            .await?;
         } else if self.strategy_version.is_some() {
             return Err(ApiError::bad_request("strategy_version needs strategy_id"));
         }

@@ -222,7 +222,7 @@ pub(crate) struct CreateBody {
 }
 
 /// A spec that failed validation: 400 with the first problem's position in the message.
-fn invalid_spec(e: &SpecError) -> ApiError {
+pub(crate) fn invalid_spec(e: &SpecError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_spec", e.to_string())
 }
 

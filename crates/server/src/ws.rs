@@ -26,11 +26,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use skeet_store::jobs::{Job, JobState, Jobs};
+use serde::Deserialize;
+use skeet_store::jobs::{JobChange, Jobs};
 use tokio::sync::mpsc;
 
 use crate::{ApiError, AppState, Caller};
@@ -45,7 +45,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TOO_SLOW: u16 = 4000;
 
 struct Client {
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<Utf8Bytes>,
     channels: HashSet<String>,
 }
 
@@ -84,7 +84,7 @@ impl Hub {
         self.lock().clients.len()
     }
 
-    fn join(&self, tx: mpsc::Sender<Arc<str>>) -> u64 {
+    fn join(&self, tx: mpsc::Sender<Utf8Bytes>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().clients.insert(
             id,
@@ -133,7 +133,7 @@ impl Hub {
 
     /// Sends `text` to every subscriber of `channel` without waiting; subscribers whose
     /// queue is full are dropped. Returns how many got it.
-    pub fn publish(&self, channel: &str, text: &Arc<str>) -> usize {
+    pub fn publish(&self, channel: &str, text: &Utf8Bytes) -> usize {
         let mut slow = Vec::new();
         let mut sent = 0;
         {
@@ -159,42 +159,26 @@ impl Hub {
     }
 }
 
-/// A job event as pushed (the payload and result stay behind: fetch them over HTTP).
-#[derive(Debug, Serialize)]
-struct JobEvent<'a> {
-    id: &'a str,
-    workspace_id: &'a str,
-    kind: &'a str,
-    state: JobState,
-    progress: f64,
-    message: Option<&'a str>,
-    error: Option<&'a str>,
-    attempts: i64,
-    created_at: i64,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
-    updated_at: i64,
-}
-
-fn event_text(channel: &str, job: &Job, updated_at: i64) -> Arc<str> {
-    let data = JobEvent {
-        id: &job.id,
-        workspace_id: &job.workspace_id,
-        kind: &job.kind,
-        state: job.state,
-        progress: job.progress,
-        message: job.message.as_deref(),
-        error: job.error.as_deref(),
-        attempts: job.attempts,
-        created_at: job.created_at,
-        started_at: job.started_at,
-        finished_at: job.finished_at,
-        updated_at,
-    };
-    serde_json::json!({"type": "event", "channel": channel, "event": "job", "data": data})
+fn event_text(channel: &str, change: &JobChange) -> Utf8Bytes {
+    serde_json::json!({"type": "event", "channel": channel, "event": "job", "data": change})
         .to_string()
         .into()
 }
+
+/// True (and remembered) when `change` was not published yet: it is newer than the last
+/// change of its job, or stamped in the same millisecond but different.
+fn fresh(seen: &mut HashMap<String, JobChange>, change: &JobChange) -> bool {
+    let repeat = seen
+        .get(&change.id)
+        .is_some_and(|old| old.updated_at > change.updated_at || old == change);
+    if !repeat {
+        seen.insert(change.id.clone(), change.clone());
+    }
+    !repeat
+}
+
+/// Rows read per query by the job watcher.
+const WATCH_PAGE: i64 = 2_000;
 
 /// Polls the jobs table every `every` and publishes each change on `workspace:{ws}` and
 /// `job:{id}`, until `stop` turns true.
@@ -206,11 +190,11 @@ pub async fn watch_jobs(
 ) {
     // Writers stamp `updated_at` before they commit, so a change can become visible a little
     // after a later-stamped one. Each poll therefore looks back LOOKBACK_MS before the
-    // newest change seen, and `seen` (job id → newest `updated_at` published) keeps the
-    // repeats out.
+    // newest change seen; `seen` (job id → the last change published) keeps repeats out,
+    // while a different change stamped in the same millisecond still goes out.
     const LOOKBACK_MS: i64 = 2_000;
     let mut cursor = skeet_store::now_ms();
-    let mut seen: HashMap<String, i64> = HashMap::new();
+    let mut seen: HashMap<String, JobChange> = HashMap::new();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -221,29 +205,40 @@ pub async fn watch_jobs(
         if *stop.borrow() {
             return;
         }
-        let changed = match jobs.changed_since(cursor - LOOKBACK_MS, 5000).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "job watcher: poll failed");
-                continue;
+        let mut since = cursor - LOOKBACK_MS;
+        // Page through everything changed since `since`; a burst of more than a page cannot
+        // stall the watcher on its oldest rows.
+        loop {
+            let changed = match jobs.changes_since(since, WATCH_PAGE).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "job watcher: poll failed");
+                    break;
+                }
+            };
+            for change in &changed {
+                if !fresh(&mut seen, change) {
+                    continue;
+                }
+                for channel in [
+                    format!("workspace:{}", change.workspace_id),
+                    format!("job:{}", change.id),
+                ] {
+                    hub.publish(&channel, &event_text(&channel, change));
+                }
             }
-        };
-        for (job, updated_at) in &changed {
-            if seen.get(&job.id).is_some_and(|t| *t >= *updated_at) {
-                continue;
+            let Some(last) = changed.last().map(|c| c.updated_at) else {
+                break;
+            };
+            cursor = cursor.max(last);
+            if i64::try_from(changed.len()).unwrap_or(i64::MAX) < WATCH_PAGE {
+                break;
             }
-            seen.insert(job.id.clone(), *updated_at);
-            for channel in [
-                format!("workspace:{}", job.workspace_id),
-                format!("job:{}", job.id),
-            ] {
-                hub.publish(&channel, &event_text(&channel, job, *updated_at));
-            }
+            // A full page: go on after it (one more millisecond if the whole page shared
+            // one, which `seen` then cannot hold back).
+            since = if last > since { last } else { since + 1 };
         }
-        if let Some((_, last)) = changed.last() {
-            cursor = cursor.max(*last);
-        }
-        seen.retain(|_, t| *t >= cursor - LOOKBACK_MS);
+        seen.retain(|_, c| c.updated_at >= cursor - LOOKBACK_MS);
     }
 }
 
@@ -295,8 +290,12 @@ pub(crate) async fn upgrade(
             "a websocket opened with the session cookie must come from this site's own pages",
         ));
     }
+    // Clients send only small control messages: small buffers keep thousands of
+    // connections cheap (the default read buffer is 128 KiB each).
     Ok(ws
         .max_message_size(64 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| serve_client(s, caller, socket))
         .into_response())
 }
@@ -322,23 +321,23 @@ async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiEr
     }
 }
 
-async fn send(socket: &mut WebSocket, text: String) -> bool {
+async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
         Ok(Ok(()))
     )
 }
 
 async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(QUEUE);
     let id = s.hub.join(tx);
     let hello = serde_json::json!({"type": "hello", "user_id": caller.user.id}).to_string();
-    if send(&mut socket, hello).await {
+    if send(&mut socket, hello.into()).await {
         loop {
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(text) => {
-                        if !send(&mut socket, text.to_string()).await {
+                        if !send(&mut socket, text).await {
                             break;
                         }
                     }
@@ -378,7 +377,7 @@ async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
                             None,
                         ),
                     };
-                    if !send(&mut socket, reply).await {
+                    if !send(&mut socket, reply.into()).await {
                         break;
                     }
                 }
@@ -405,11 +404,11 @@ mod tests {
         hub.subscribe(slow, "workspace:a");
         let mut received = 0;
         for k in 0..QUEUE * 3 {
-            let text: Arc<str> = format!("event {k}").into();
+            let text: Utf8Bytes = format!("event {k}").into();
             let sent = hub.publish("workspace:a", &text);
             // The fast client reads as it goes; the slow one never does.
             while let Ok(m) = fast_rx.try_recv() {
-                assert_eq!(&*m, format!("event {received}"));
+                assert_eq!(m.as_str(), format!("event {received}"));
                 received += 1;
             }
             if k < QUEUE {
@@ -433,16 +432,52 @@ mod tests {
     }
 
     #[test]
+    fn the_watcher_publishes_each_change_once_even_within_one_millisecond() {
+        let mut seen = HashMap::new();
+        let mut c = JobChange {
+            id: "j".into(),
+            workspace_id: "w".into(),
+            kind: "backtest".into(),
+            state: skeet_store::jobs::JobState::Running,
+            progress: 0.9,
+            message: None,
+            error: None,
+            attempts: 1,
+            created_at: 1,
+            started_at: Some(2),
+            finished_at: None,
+            updated_at: 10,
+        };
+        assert!(fresh(&mut seen, &c));
+        assert!(
+            !fresh(&mut seen, &c),
+            "the same row read again by the next poll"
+        );
+        // Finished in the same millisecond as the last heartbeat: still news.
+        c.state = skeet_store::jobs::JobState::Succeeded;
+        c.progress = 1.0;
+        assert!(fresh(&mut seen, &c));
+        assert!(!fresh(&mut seen, &c));
+        let mut older = c.clone();
+        older.updated_at = 9;
+        older.state = skeet_store::jobs::JobState::Running;
+        assert!(
+            !fresh(&mut seen, &older),
+            "an older row seen late is not replayed"
+        );
+    }
+
+    #[test]
     fn events_reach_only_the_channels_subscribed() {
         let hub = Hub::default();
         let (tx, mut rx) = mpsc::channel(QUEUE);
         let id = hub.join(tx);
         hub.subscribe(id, "workspace:a");
-        assert_eq!(hub.publish("workspace:b", &Arc::from("b")), 0);
-        assert_eq!(hub.publish("workspace:a", &Arc::from("a")), 1);
-        assert_eq!(&*rx.try_recv().unwrap(), "a");
+        assert_eq!(hub.publish("workspace:b", &"b".into()), 0);
+        assert_eq!(hub.publish("workspace:a", &"a".into()), 1);
+        assert_eq!(rx.try_recv().unwrap().as_str(), "a");
         hub.unsubscribe(id, "workspace:a");
-        assert_eq!(hub.publish("workspace:a", &Arc::from("a")), 0);
+        assert_eq!(hub.publish("workspace:a", &"a".into()), 0);
         hub.leave(id);
         assert_eq!(hub.clients(), 0);
     }

@@ -76,6 +76,35 @@ impl JobState {
     ];
 }
 
+/// A job's state as pushed to websocket clients (no payload, no result).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobChange {
+    /// Id.
+    pub id: String,
+    /// Owning workspace.
+    pub workspace_id: String,
+    /// Kind.
+    pub kind: String,
+    /// State.
+    pub state: JobState,
+    /// Progress, 0 to 1.
+    pub progress: f64,
+    /// Latest progress message.
+    pub message: Option<String>,
+    /// Last error.
+    pub error: Option<String>,
+    /// Attempts started.
+    pub attempts: i64,
+    /// Created (ms).
+    pub created_at: i64,
+    /// First start (ms).
+    pub started_at: Option<i64>,
+    /// End (ms).
+    pub finished_at: Option<i64>,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
 /// A job as stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
@@ -510,28 +539,44 @@ impl Jobs {
         rows.iter().map(job_of).collect()
     }
 
-    /// Jobs changed at or after `since_ms` (any workspace), oldest change first, at most
-    /// `limit`: what the websocket's job watcher pushes. Callers keep the largest
-    /// `updated_at` seen and ask again from there; a change in the same millisecond is
-    /// therefore seen twice, never missed, and duplicates are filtered by the caller.
+    /// Job changes at or after `since_ms` (any workspace), oldest first, at most `limit`:
+    /// what the websocket's job watcher pushes. Only the fields of an event are read (not the
+    /// payload or the result).
     ///
     /// # Errors
     /// A database error.
-    pub async fn changed_since(
+    pub async fn changes_since(
         &self,
         since_ms: i64,
         limit: i64,
-    ) -> Result<Vec<(Job, i64)>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS}, updated_at FROM jobs WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(since_ms)
-            .bind(limit)
-            .fetch_all(self.db.pool())
-            .await?;
+    ) -> Result<Vec<JobChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, kind, state, progress, message, error, attempts, created_at,
+                    started_at, finished_at, updated_at
+             FROM jobs WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter()
-            .map(|r| Ok((job_of(r)?, r.try_get::<i64, _>("updated_at")?)))
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(JobChange {
+                    id: r.try_get("id")?,
+                    workspace_id: r.try_get("workspace_id")?,
+                    kind: r.try_get("kind")?,
+                    state: JobState::parse(&state),
+                    progress: r.try_get("progress")?,
+                    message: r.try_get("message")?,
+                    error: r.try_get("error")?,
+                    attempts: int(r, "attempts")?,
+                    created_at: r.try_get("created_at")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
             .collect()
     }
 

@@ -62,6 +62,17 @@ pub struct BacktestRequest {
     pub strategy_version: Option<i64>,
 }
 
+/// A checked request whose bars are not loaded yet.
+pub(crate) struct Checked {
+    pub(crate) spec: StrategySpec,
+    params: skeet_strategy::ParamValues,
+    store: MarketStore,
+    key: SeriesKey,
+    cash: Decimal,
+    commission: Decimal,
+    fill: FillModel,
+}
+
 /// A validated request, ready to run.
 pub(crate) struct Prepared {
     spec: StrategySpec,
@@ -79,11 +90,6 @@ impl Prepared {
     pub(crate) fn parts(&self) -> (&StrategySpec, &Market, &RunConfig) {
         (&self.spec, &self.market, &self.cfg)
     }
-
-    /// The spec.
-    pub(crate) fn spec(&self) -> &StrategySpec {
-        &self.spec
-    }
 }
 
 impl BacktestRequest {
@@ -92,14 +98,15 @@ impl BacktestRequest {
     /// # Errors
     /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
     pub fn validate(&self, data_dir: &Path) -> Result<(), JobError> {
-        self.prepare(data_dir).map(|_| ())
+        self.check(data_dir).map(|_| ())
     }
 
-    /// Checks everything and loads the bars.
+    /// The spec, with every field checked and the series found, without reading the bars
+    /// (so that checking a request costs the same whatever the size of the data).
     ///
     /// # Errors
-    /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
-    pub(crate) fn prepare(&self, data_dir: &Path) -> Result<Prepared, JobError> {
+    /// As [`BacktestRequest::prepare`].
+    pub(crate) fn check(&self, data_dir: &Path) -> Result<Checked, JobError> {
         let spec = match (&self.strategy, &self.spec) {
             (Some(name), None) => {
                 templates::get(name).map_err(|e| invalid(format!("strategy: {e}")))?
@@ -149,11 +156,11 @@ impl BacktestRequest {
                 }
             }
         };
-        let bars = store
-            .read(&key, None, None)
-            .map_err(|e| invalid(format!("no {symbol} {tf} data on {}: {e}", key.venue)))?;
-        if bars.is_empty() {
-            return Err(invalid(format!("the {symbol} {tf} series is empty")));
+        if !store.contains(&key) {
+            return Err(invalid(format!(
+                "no {symbol} {tf} data is stored on {}; upload or generate a dataset first",
+                key.venue
+            )));
         }
         let decimal =
             |field: &str, v: Option<&String>, default: &str| -> Result<Decimal, JobError> {
@@ -181,6 +188,38 @@ impl BacktestRequest {
                 )));
             }
         };
+        Ok(Checked {
+            spec,
+            params,
+            store,
+            key,
+            cash,
+            commission,
+            fill,
+        })
+    }
+
+    /// Checks everything and loads the bars.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] saying which field is wrong; [`JobError::Transient`] for I/O.
+    pub(crate) fn prepare(&self, data_dir: &Path) -> Result<Prepared, JobError> {
+        let Checked {
+            spec,
+            params,
+            store,
+            key,
+            cash,
+            commission,
+            fill,
+        } = self.check(data_dir)?;
+        let (symbol, tf) = (key.symbol, key.timeframe);
+        let bars = store
+            .read(&key, None, None)
+            .map_err(|e| invalid(format!("no {symbol} {tf} data on {}: {e}", key.venue)))?;
+        if bars.is_empty() {
+            return Err(invalid(format!("the {symbol} {tf} series is empty")));
+        }
         let mut instrument = Instrument::unrestricted(InstrumentId::new(key.venue, symbol));
         instrument.maker_fee = commission;
         instrument.taker_fee = commission;

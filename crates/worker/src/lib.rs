@@ -43,7 +43,7 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
         "optimize" => {
             let req: OptimizeRequest = serde_json::from_value(payload.clone())
                 .map_err(|e| format!("request body: {e}"))?;
-            req.prepare(dir, 1).map(|_| ()).map_err(|e| e.to_string())
+            req.validate(dir).map_err(|e| e.to_string())
         }
         other => Err(format!("no worker runs '{other}' jobs")),
     }

@@ -58,7 +58,30 @@ impl OptimizeRequest {
     /// # Errors
     /// [`JobError::Invalid`] naming the field at fault; [`JobError::Transient`] for I/O.
     pub(crate) fn prepare(&self, dir: &Path, threads: usize) -> Result<PreparedSearch, JobError> {
-        let run = self.run.prepare(dir)?;
+        let checked = self.run.check(dir)?;
+        let (dims, cfg) = self.search(&checked.spec, threads)?;
+        Ok(PreparedSearch {
+            run: self.run.prepare(dir)?,
+            dims,
+            cfg,
+        })
+    }
+
+    /// Checks everything without reading the bars.
+    ///
+    /// # Errors
+    /// As [`OptimizeRequest::prepare`].
+    pub(crate) fn validate(&self, dir: &Path) -> Result<(), JobError> {
+        let checked = self.run.check(dir)?;
+        self.search(&checked.spec, 1).map(|_| ())
+    }
+
+    /// The searched space and settings.
+    fn search(
+        &self,
+        spec: &skeet_strategy::StrategySpec,
+        threads: usize,
+    ) -> Result<(Vec<skeet_backtest::optimize::Dim>, OptimizeConfig), JobError> {
         let method = match self.method.as_deref().unwrap_or("grid") {
             "grid" => Method::Grid,
             "random" => Method::Random,
@@ -86,7 +109,7 @@ impl OptimizeRequest {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        let dims = space(run.spec(), &ranges, &fixed).map_err(invalid)?;
+        let dims = space(spec, &ranges, &fixed).map_err(invalid)?;
         if dims.is_empty() {
             return Err(invalid(
                 "nothing to optimise: the strategy declares no parameters besides those fixed in run.params",
@@ -107,10 +130,9 @@ impl OptimizeRequest {
                 "the search has {planned} trials; keep it at most {MAX_TRIALS} (coarser ranges, or method random/bayes with fewer trials)"
             )));
         }
-        Ok(PreparedSearch {
-            run,
+        Ok((
             dims,
-            cfg: OptimizeConfig {
+            OptimizeConfig {
                 method,
                 objective,
                 trials,
@@ -118,7 +140,7 @@ impl OptimizeRequest {
                 seed: self.seed.unwrap_or(1),
                 min_trades: self.min_trades.unwrap_or(1),
             },
-        })
+        ))
     }
 }
 

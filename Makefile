@@ -10,7 +10,7 @@ DATA_DIR ?= ./skeet-data
 
 .PHONY: run build test lint unit bench clean
 
-# The demo dataset first (generated once), then the platform itself (Ctrl-C stops it).
+# The platform itself (Ctrl-C stops it); the first start seeds a demo workspace.
 run: build
 	@$(SKEET) --data-dir $(DATA_DIR) serve --listen $${SKEET_LISTEN:-127.0.0.1:8080}
 

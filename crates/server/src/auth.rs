@@ -68,6 +68,9 @@ pub struct Caller {
     token: String,
     /// The API token's scopes; `None` for a signed-in session (everything the roles allow).
     scopes: Option<Vec<String>>,
+    /// The role in the workspace named by the request path, read with the session (saves a
+    /// query on every workspace request): `(workspace id, role or None for a non-member)`.
+    path_role: Option<(String, Option<Role>)>,
 }
 
 impl Caller {
@@ -76,10 +79,11 @@ impl Caller {
     /// # Errors
     /// 404 for a non-member; storage errors.
     pub async fn role_in(&self, s: &AppState, workspace_id: &str) -> Result<Role, ApiError> {
-        s.accounts
-            .role(&self.user.id, workspace_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such workspace"))
+        let role = match &self.path_role {
+            Some((ws, role)) if ws == workspace_id => *role,
+            _ => s.accounts.role(&self.user.id, workspace_id).await?,
+        };
+        role.ok_or_else(|| ApiError::not_found("no such workspace"))
     }
 
     /// The caller's role, which must allow writing research resources (not a viewer);
@@ -158,10 +162,19 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The workspace id of a `/api/workspaces/{ws}/...` path.
+fn path_workspace(parts: &Parts) -> Option<String> {
+    let rest = parts.uri.path().strip_prefix("/api/workspaces/")?;
+    let ws = rest.split('/').next()?;
+    (!ws.is_empty()).then(|| ws.to_string())
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &Arc<AppState>) -> Result<Self, ApiError> {
+        let ws = path_workspace(parts);
+        let with_role = |role: Option<Role>| ws.clone().map(|w| (w, role));
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -169,21 +182,23 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|t| t.trim().to_string());
         if let Some(token) = bearer {
-            if let Ok((user, _)) = s.accounts.session(&token).await {
+            if let Ok((user, _, role)) = s.accounts.session_in(&token, ws.as_deref()).await {
                 return Ok(Self {
                     user,
                     token,
                     scopes: None,
+                    path_role: with_role(role),
                 });
             }
-            return match s.accounts.api_token(&token).await {
-                Ok((user, scopes)) => {
+            return match s.accounts.api_token_in(&token, ws.as_deref()).await {
+                Ok((user, scopes, role)) => {
                     scope_allows(&scopes, &parts.method)?;
                     let _ = s.accounts.touch_api_token(&token).await;
                     Ok(Self {
                         user,
                         token,
                         scopes: Some(scopes),
+                        path_role: with_role(role),
                     })
                 }
                 Err(StoreError::NotFound) => Err(ApiError::unauthorized(
@@ -197,7 +212,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 "sign in first: send the session cookie or an Authorization: Bearer token",
             ));
         };
-        let (user, csrf) = match s.accounts.session(&token).await {
+        let (user, csrf, role) = match s.accounts.session_in(&token, ws.as_deref()).await {
             Ok(found) => found,
             Err(StoreError::NotFound) => {
                 return Err(ApiError::unauthorized(
@@ -224,6 +239,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             user,
             token,
             scopes: None,
+            path_role: with_role(role),
         })
     }
 }

@@ -556,16 +556,39 @@ impl Accounts {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown or expired session; a database error.
     pub async fn session(&self, token: &str) -> Result<(User, String), StoreError> {
+        self.session_in(token, None)
+            .await
+            .map(|(user, csrf, _)| (user, csrf))
+    }
+
+    /// [`Accounts::session`], also reading the user's role in `workspace_id` in the same
+    /// query (one round trip for the common case of a request on a workspace's resource).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown or expired session; a database error.
+    pub async fn session_in(
+        &self,
+        token: &str,
+        workspace_id: Option<&str>,
+    ) -> Result<(User, String, Option<Role>), StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT u.id, u.email, u.is_admin, u.created_at, s.csrf_token, m.role
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             LEFT JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $3
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash(token))
         .bind(now_ms())
+        .bind(workspace_id.unwrap_or(""))
         .fetch_optional(self.db.pool())
         .await?
         .ok_or(StoreError::NotFound)?;
-        Ok((user_of(&row)?, row.try_get("csrf_token")?))
+        let role: Option<String> = row.try_get("role")?;
+        Ok((
+            user_of(&row)?,
+            row.try_get("csrf_token")?,
+            role.as_deref().and_then(Role::parse),
+        ))
     }
 
     /// Ends a session.
@@ -611,18 +634,37 @@ impl Accounts {
     /// # Errors
     /// [`StoreError::NotFound`]; a database error.
     pub async fn api_token(&self, token: &str) -> Result<(User, Vec<String>), StoreError> {
+        self.api_token_in(token, None)
+            .await
+            .map(|(user, scopes, _)| (user, scopes))
+    }
+
+    /// [`Accounts::api_token`], also reading the user's role in `workspace_id`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn api_token_in(
+        &self,
+        token: &str,
+        workspace_id: Option<&str>,
+    ) -> Result<(User, Vec<String>, Option<Role>), StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.scopes FROM api_tokens t JOIN users u ON u.id = t.user_id
+            "SELECT u.id, u.email, u.is_admin, u.created_at, t.scopes, m.role
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             LEFT JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $2
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(token_hash(token))
+        .bind(workspace_id.unwrap_or(""))
         .fetch_optional(self.db.pool())
         .await?
         .ok_or(StoreError::NotFound)?;
         let scopes: String = row.try_get("scopes")?;
+        let role: Option<String> = row.try_get("role")?;
         Ok((
             user_of(&row)?,
             scopes.split_whitespace().map(String::from).collect(),
+            role.as_deref().and_then(Role::parse),
         ))
     }
 

@@ -105,6 +105,19 @@ impl Drop for Server {
 }
 
 pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
+    start_with(data_dir, database_url, None)
+}
+
+/// [`start`], with the server's logs (JSON, every request at debug level) written to `log`.
+pub fn start_logged(data_dir: &std::path::Path, log: &std::path::Path) -> Server {
+    start_with(data_dir, None, Some(log))
+}
+
+fn start_with(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    log: Option<&std::path::Path>,
+) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_skeet"));
     cmd.arg("--data-dir")
         .arg(data_dir)
@@ -112,6 +125,11 @@ pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    if let Some(path) = log {
+        cmd.args(["--log-format", "json"])
+            .env("RUST_LOG", "debug")
+            .stderr(std::fs::File::create(path).unwrap());
+    }
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }

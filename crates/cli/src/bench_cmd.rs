@@ -6,10 +6,10 @@
 //! of that job. The latency of one delivery is **submit-to-delivery**: from just before the
 //! submit request is written to the moment that client's task reads the event frame. It is
 //! not a pure fan-out time; it includes
-//! - the HTTP submit: parsing, authentication, validation (which reads the dataset's bars)
-//!   and the database commit;
-//! - the wait for the server's job watcher, which polls the jobs table (every 50 ms by
-//!   default), so anything up to one poll interval;
+//! - the HTTP submit: parsing, authentication, validation and the database commit;
+//! - the server's job watcher reading the change: woken at once for a job changed by the
+//!   serving process itself (as here), within one poll (50 ms) for jobs changed by
+//!   `skeet worker` processes;
 //! - the fan-out itself: the hub's queues, the server's socket writes, the network;
 //! - the clients' own scheduling: thousands of client tasks on the server's machine share
 //!   its CPU.
@@ -98,10 +98,10 @@ pub(crate) fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
 
 /// What the latency includes, printed with every result.
 const MEASURED: &str = "submit-to-delivery: from just before the submit request is written \
-    until a client reads the job's first event; it includes the HTTP submit (auth, validation \
-    that reads the dataset's bars, database commit), up to one poll of the server's job \
-    watcher (50 ms by default), the fan-out to every client, and the client tasks' own \
-    scheduling on this machine";
+    until a client reads the job's first event; it includes the HTTP submit (auth, validation, \
+    database commit), the server's job watcher reading the change (woken at once for jobs \
+    changed by the serving process, otherwise within one 50 ms poll), the fan-out to every \
+    client, and the client tasks' own scheduling on this machine";
 
 /// Limit on one HTTP exchange and on one client's connect-and-subscribe.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);

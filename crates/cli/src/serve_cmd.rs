@@ -144,6 +144,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             state.hub.clone(),
             state.jobs.clone(),
             std::time::Duration::from_millis(args.watch_ms.max(5)),
+            state.job_changed.clone(),
             stopped.clone(),
         ));
         let workers = if args.no_workers {
@@ -156,6 +157,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
                 args.lease_ms,
                 &stopped,
                 Some(&state.job_queued),
+                Some(&state.job_changed),
             )
         };
         let demo = ensure_demo(&state, data_dir).await?;
@@ -192,6 +194,7 @@ fn spawn_workers(
     lease_ms: i64,
     stopped: &tokio::sync::watch::Receiver<bool>,
     wake: Option<&Arc<tokio::sync::Notify>>,
+    changed: Option<&Arc<tokio::sync::Notify>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let n = count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let host = std::process::id();
@@ -202,6 +205,7 @@ fn spawn_workers(
                 data_dir: data_dir.to_path_buf(),
                 poll: std::time::Duration::from_millis(200),
                 wake: wake.cloned(),
+                changed: changed.cloned(),
                 lease_ms: lease_ms.max(300),
             };
             tokio::spawn(skeet_worker::run(
@@ -223,7 +227,15 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = spawn_workers(&db, data_dir, args.workers, args.lease_ms, &stopped, None);
+        let workers = spawn_workers(
+            &db,
+            data_dir,
+            args.workers,
+            args.lease_ms,
+            &stopped,
+            None,
+            None,
+        );
         line(format!(
             "{} worker(s) running on {}",
             workers.len(),

@@ -109,7 +109,9 @@ pub(crate) async fn cancel_job(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.writer_in(&s, &ws, "cancel jobs").await?;
-    Ok(axum::Json(s.jobs.cancel(&ws, &id).await?))
+    let job = s.jobs.cancel(&ws, &id).await?;
+    s.job_changed.notify_one();
+    Ok(axum::Json(job))
 }
 
 /// A backtest to run (also the `run` part of an optimisation).
@@ -251,6 +253,7 @@ pub(crate) async fn submit_backtest(
         .enqueue(&ws, "backtest", &payload, 3, Some(&caller.user.id))
         .await?;
     s.job_queued.notify_one();
+    s.job_changed.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 
@@ -301,6 +304,7 @@ pub(crate) async fn submit_optimization(
         .enqueue(&ws, "optimize", &payload, 2, Some(&caller.user.id))
         .await?;
     s.job_queued.notify_one();
+    s.job_changed.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 

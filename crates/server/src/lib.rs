@@ -82,6 +82,10 @@ pub struct AppState {
     /// Notified after every job this process queues, so idle in-process workers start it
     /// at once instead of at their next poll.
     pub job_queued: Arc<tokio::sync::Notify>,
+    /// Notified after this process changes a job (queued, cancelled, or by its in-process
+    /// workers), so the websocket's job watcher reads the change at once instead of at its
+    /// next poll.
+    pub job_changed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -107,6 +111,7 @@ impl AppState {
             secure_cookies,
             validate,
             job_queued: Arc::new(tokio::sync::Notify::new()),
+            job_changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

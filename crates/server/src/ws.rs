@@ -180,12 +180,14 @@ fn fresh(seen: &mut HashMap<String, JobChange>, change: &JobChange) -> bool {
 /// Rows read per query by the job watcher.
 const WATCH_PAGE: i64 = 2_000;
 
-/// Polls the jobs table every `every` and publishes each change on `workspace:{ws}` and
-/// `job:{id}`, until `stop` turns true.
+/// Polls the jobs table every `every` (and at once when `wake` is notified: a change made
+/// by this process) and publishes each change on `workspace:{ws}` and `job:{id}`, until
+/// `stop` turns true.
 pub async fn watch_jobs(
     hub: Arc<Hub>,
     jobs: Jobs,
     every: Duration,
+    wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     // Writers stamp `updated_at` before they commit, so a change can become visible a little
@@ -200,6 +202,7 @@ pub async fn watch_jobs(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = wake.notified() => {}
             _ = stop.changed() => return,
         }
         if *stop.borrow() {

@@ -372,7 +372,16 @@ impl Jobs {
         result: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let text = serde_json::to_string(result)?;
-        self.finish(id, worker, JobState::Succeeded, Some(&text), None)
+        self.succeed_json(id, worker, &text).await
+    }
+
+    /// [`Jobs::succeed`] with the result already serialised (large results are written
+    /// where they are made, off the async threads).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the lease was lost; a database error.
+    pub async fn succeed_json(&self, id: &str, worker: &str, json: &str) -> Result<(), StoreError> {
+        self.finish(id, worker, JobState::Succeeded, Some(json), None)
             .await
     }
 

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use skeet_backtest::{Market, RunConfig, run_spec};
 use skeet_core::{Instrument, InstrumentId, Symbol, Timeframe, Venue};
-use skeet_data::{MarketStore, SeriesKey, series_hash};
+use skeet_data::{MarketStore, SeriesKey};
 use skeet_engine::FillModel;
 use skeet_strategy::{StrategySpec, templates};
 
@@ -214,8 +214,7 @@ impl BacktestRequest {
             fill,
         } = self.check(data_dir)?;
         let (symbol, tf) = (key.symbol, key.timeframe);
-        let bars = store
-            .read(&key, None, None)
+        let (bars, data_hash) = crate::cache::read(&store, &key)
             .map_err(|e| invalid(format!("no {symbol} {tf} data on {}: {e}", key.venue)))?;
         if bars.is_empty() {
             return Err(invalid(format!("the {symbol} {tf} series is empty")));
@@ -229,7 +228,7 @@ impl BacktestRequest {
         let market = Market {
             instrument,
             timeframe: tf,
-            data_hash: series_hash(&bars),
+            data_hash,
             bars,
         };
         let cfg = RunConfig {
@@ -246,14 +245,11 @@ impl BacktestRequest {
     }
 }
 
-/// Runs a `backtest` job's payload; the result is the JSON report.
-pub(crate) fn execute(
-    payload: &serde_json::Value,
-    data_dir: &Path,
-) -> Result<serde_json::Value, JobError> {
+/// Runs a `backtest` job's payload; the result is the JSON report, as text.
+pub(crate) fn execute(payload: &serde_json::Value, data_dir: &Path) -> Result<String, JobError> {
     let req: BacktestRequest =
         serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
     let p = req.prepare(data_dir)?;
     let out = run_spec(&p.spec, &p.params, &p.market, &p.cfg).map_err(invalid)?;
-    serde_json::to_value(&out.report).map_err(|e| JobError::Transient(e.to_string()))
+    serde_json::to_string(&out.report).map_err(|e| JobError::Transient(e.to_string()))
 }

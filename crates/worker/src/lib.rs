@@ -12,6 +12,7 @@
 //!   (so the caller gets a 400) and when it runs (the data may have changed since).
 
 mod backtest;
+mod cache;
 mod optimize;
 
 use std::path::{Path, PathBuf};
@@ -54,7 +55,7 @@ fn execute(
     payload: &serde_json::Value,
     dir: &Path,
     progress: &AtomicU32,
-) -> Result<serde_json::Value, JobError> {
+) -> Result<String, JobError> {
     match kind {
         "backtest" => backtest::execute(payload, dir),
         "optimize" => optimize::execute(payload, dir, progress),
@@ -77,6 +78,9 @@ pub struct WorkerConfig {
     /// Wakes an idle worker at once when a job is queued in this process (`skeet serve`);
     /// jobs queued elsewhere are found by the next poll.
     pub wake: Option<Arc<tokio::sync::Notify>>,
+    /// Notified after every change this worker makes to a job (so `skeet serve` pushes it
+    /// to websocket clients at once).
+    pub changed: Option<Arc<tokio::sync::Notify>>,
     /// Lease length in ms ([`LEASE_MS`] by default); heartbeats come every third of it.
     pub lease_ms: i64,
 }
@@ -110,6 +114,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
             continue;
         };
         tracing::info!(worker = %cfg.id, job = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+        let changed = || {
+            if let Some(n) = &cfg.changed {
+                n.notify_one();
+            }
+        };
+        changed();
         let started = Instant::now();
         let Ok(dir) = skeet_store::workspace_dir(&cfg.data_dir, &job.workspace_id) else {
             let _ = jobs
@@ -137,7 +147,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
                         reported = now;
                         (f64::from(now) / 1000.0, "running")
                     });
-                    match jobs.heartbeat(&job.id, &cfg.id, cfg.lease_ms, update).await {
+                    let moved = update.is_some();
+                    let lease = jobs.heartbeat(&job.id, &cfg.id, cfg.lease_ms, update).await;
+                    if moved {
+                        changed();
+                    }
+                    match lease {
                         Ok(Lease::Held) | Err(_) => {}
                         Ok(Lease::CancelRequested) => {
                             let _ = jobs.cancelled(&job.id, &cfg.id).await;
@@ -159,8 +174,19 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
         }
         match outcome {
             Some(Ok(Ok(result))) => {
-                if let Err(e) = jobs.succeed(&job.id, &cfg.id, &result).await {
-                    tracing::warn!(job = %job.id, error = %e, "could not record the result");
+                let ran = started.elapsed();
+                match jobs.succeed_json(&job.id, &cfg.id, &result).await {
+                    Ok(()) => tracing::info!(
+                        job = %job.id,
+                        kind = %job.kind,
+                        run_ms = ran.as_secs_f64() * 1e3,
+                        store_ms = (started.elapsed() - ran).as_secs_f64() * 1e3,
+                        result_bytes = result.len(),
+                        "job succeeded"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, error = %e, "could not record the result");
+                    }
                 }
             }
             Some(Ok(Err(JobError::Invalid(e)))) => {
@@ -176,5 +202,6 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
             }
             None => {}
         }
+        changed();
     }
 }

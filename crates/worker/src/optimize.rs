@@ -149,7 +149,7 @@ pub(crate) fn execute(
     payload: &serde_json::Value,
     dir: &Path,
     progress: &AtomicU32,
-) -> Result<serde_json::Value, JobError> {
+) -> Result<String, JobError> {
     let req: OptimizeRequest =
         serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -174,5 +174,5 @@ pub(crate) fn execute(
         },
     )
     .map_err(invalid)?;
-    serde_json::to_value(&result).map_err(|e| JobError::Transient(e.to_string()))
+    serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))
 }

@@ -1079,17 +1079,53 @@ fn logs_are_json_with_request_ids_and_never_hold_a_secret() {
         .1
         .to_string();
     let u = sign_up(addr, "secretive@example.com");
-    let api = call(addr, &u, "POST", "/api/tokens", Some(json!({"name": "t", "scopes": ["read"]})));
+    let api = call(
+        addr,
+        &u,
+        "POST",
+        "/api/tokens",
+        Some(json!({"name": "t", "scopes": ["read"]})),
+    );
     let api_token = api.body["token"].as_str().unwrap().to_string();
-    let inv = call(addr, &u, "POST", &format!("/api/workspaces/{}/invitations", u.ws), Some(json!({"role": "viewer"})));
+    let inv = call(
+        addr,
+        &u,
+        "POST",
+        &format!("/api/workspaces/{}/invitations", u.ws),
+        Some(json!({"role": "viewer"})),
+    );
     let inv_token = inv.body["token"].as_str().unwrap().to_string();
     let totp = call(addr, &u, "POST", "/api/auth/totp/setup", None);
     let totp_secret = totp.body["secret"].as_str().unwrap().to_string();
     // Failures log too: a wrong password, a bad token, a bad body.
-    request(addr, "POST", "/api/auth/login", &[], Some(&json!({"email": "secretive@example.com", "password": "not the password 123"})));
-    request(addr, "GET", "/api/me", &[("Authorization", "Bearer skt_0123456789abcdef")], None);
-    call(addr, &u, "POST", &format!("/api/workspaces/{}/strategies", u.ws), Some(json!({"name": 5})));
-    let traced = request(addr, "GET", "/api/me", &[("Authorization", &u.bearer), ("X-Request-Id", "find-me-42")], None);
+    request(
+        addr,
+        "POST",
+        "/api/auth/login",
+        &[],
+        Some(&json!({"email": "secretive@example.com", "password": "not the password 123"})),
+    );
+    request(
+        addr,
+        "GET",
+        "/api/me",
+        &[("Authorization", "Bearer skt_0123456789abcdef")],
+        None,
+    );
+    call(
+        addr,
+        &u,
+        "POST",
+        &format!("/api/workspaces/{}/strategies", u.ws),
+        Some(json!({"name": 5})),
+    );
+    let traced = request(
+        addr,
+        "GET",
+        "/api/me",
+        &[("Authorization", &u.bearer), ("X-Request-Id", "find-me-42")],
+        None,
+    );
     assert_eq!(traced.status, 200);
     drop(server);
     let text = std::fs::read_to_string(&log).unwrap();
@@ -1110,7 +1146,9 @@ fn logs_are_json_with_request_ids_and_never_hold_a_secret() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(
-        lines.iter().any(|l| l["request_id"] == "find-me-42" || l["span"]["request_id"] == "find-me-42"),
+        lines
+            .iter()
+            .any(|l| l["request_id"] == "find-me-42" || l["span"]["request_id"] == "find-me-42"),
         "no log line of the traced request:\n{text}"
     );
 }

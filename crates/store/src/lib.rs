@@ -108,7 +108,11 @@ impl Db {
         };
         let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { SQLITE_POOL } else { 16 })
+            .max_connections(if engine == Engine::Sqlite {
+                SQLITE_POOL
+            } else {
+                16
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {

@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// Log format on standard error: text, or json (one object per line, for log shippers).
     #[arg(long, env = "SKEET_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// The built dashboard to serve (default: `frontend/dist` when it exists; `none` serves
+    /// the API only).
+    #[arg(long, env = "SKEET_UI_DIR")]
+    ui_dir: Option<PathBuf>,
     /// How often the websocket's job watcher reads job changes, in milliseconds.
     #[arg(long, default_value_t = 50, hide = true)]
     watch_ms: u64,
@@ -133,9 +137,22 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let validate: skeet_server::Validator = Arc::new(skeet_worker::validate);
+        let ui_dir = match &args.ui_dir {
+            Some(d) if d.as_os_str() == "none" => None,
+            Some(d) => {
+                anyhow::ensure!(
+                    d.join("index.html").is_file(),
+                    "--ui-dir {}: no index.html there; build the dashboard (npm run build in frontend/) or pass --ui-dir none",
+                    d.display()
+                );
+                Some(d.clone())
+            }
+            None => Some(PathBuf::from("frontend/dist")).filter(|d| d.join("index.html").is_file()),
+        };
         let state = AppState::new(
             db.clone(),
             data_dir.to_path_buf(),
+            ui_dir.clone(),
             args.secure_cookies,
             validate,
         );
@@ -169,6 +186,13 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         if let Some((email, password)) = demo {
             line(format!("demo login: {email} / {password}"));
         }
+        line(format!(
+            "dashboard: {}",
+            ui_dir.as_ref().map_or_else(
+                || "not served (API only; build it with `make run`)".to_string(),
+                |d| d.display().to_string()
+            )
+        ));
         line(format!("database: {}", redact(&url)));
         let served = axum::serve(
             listener,

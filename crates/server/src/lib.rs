@@ -28,6 +28,7 @@ mod jobs;
 mod metrics_layer;
 mod strategies;
 mod totp;
+mod ui;
 mod workspaces;
 mod ws;
 
@@ -77,6 +78,9 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Mark cookies `Secure` (serving behind TLS).
     pub secure_cookies: bool,
+    /// The built dashboard (`frontend/dist`), served for every non-API GET; `None` serves
+    /// the API only.
+    pub ui_dir: Option<PathBuf>,
     /// Validation of job payloads.
     pub validate: Validator,
     /// Notified after every job this process queues, so idle in-process workers start it
@@ -98,8 +102,14 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `db` with files under `data_dir`.
-    pub fn new(db: Db, data_dir: PathBuf, secure_cookies: bool, validate: Validator) -> Arc<Self> {
+    /// State over `db` with files under `data_dir`, serving the dashboard from `ui_dir`.
+    pub fn new(
+        db: Db,
+        data_dir: PathBuf,
+        ui_dir: Option<PathBuf>,
+        secure_cookies: bool,
+        validate: Validator,
+    ) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
@@ -109,6 +119,7 @@ impl AppState {
             db,
             data_dir,
             secure_cookies,
+            ui_dir,
             validate,
             job_queued: Arc::new(tokio::sync::Notify::new()),
             job_changed: Arc::new(tokio::sync::Notify::new()),
@@ -261,7 +272,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api_router)
         .merge(metrics_route)
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .fallback(
+            |State(s): State<Arc<AppState>>, method: axum::http::Method, uri: axum::http::Uri| async move {
+                ui::serve(s.ui_dir.clone(), method, uri).await
+            },
+        )
         .with_state(state)
         .merge(swagger)
         .layer(axum::middleware::from_fn(metrics_layer::track))

@@ -568,6 +568,44 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["result"]["trials"].as_array().unwrap().len(), 8);
     assert!(done["result"]["heatmap"].is_object(), "{}", done["result"]);
+    // A walk-forward analysis: windows, stitched out-of-sample result, verdict.
+    let wf_path = format!("/api/workspaces/{ws}/walkforwards");
+    error_is(
+        &post(
+            &wf_path,
+            &auth,
+            json!({"search": {"run": {"strategy": "sma_cross", "dataset": dataset_id}}, "windows": 0}),
+        ),
+        400,
+        "bad_request",
+        "windows must be from 1 to 50",
+    );
+    let wf = post(
+        &wf_path,
+        &auth,
+        json!({
+            "search": {"run": {"strategy": "sma_cross", "dataset": dataset_id},
+                       "ranges": {"fast": "5,10", "slow": "30,50"}},
+            "windows": 3
+        }),
+    );
+    assert_eq!(wf.status, 202, "{}", wf.body);
+    let wf_id = wf.body["id"].as_str().unwrap().to_string();
+    let done = wait_done(addr, &format!("{wf_path}/{wf_id}"), &auth);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        done["result"]["windows"].as_array().unwrap().len(),
+        3,
+        "{}",
+        done["result"]
+    );
+    assert!(
+        done["result"]["efficiency"].is_number(),
+        "{}",
+        done["result"]["config"]
+    );
+    assert_eq!(done["result"]["out_of_sample"]["bars"], 1500);
+
     // A backtest's result endpoints do not serve optimisations.
     let wrong = request(addr, "GET", &format!("{path}/{opt_id}"), &auth, None);
     assert_eq!(wrong.status, 404);

@@ -480,3 +480,75 @@ pub(crate) async fn backtest_metrics(
     }
     Ok(axum::Json(r))
 }
+
+/// A walk-forward analysis to run.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WalkForwardBody {
+    /// The search repeated in every training window (as for an optimisation).
+    search: OptimizeBody,
+    /// Out-of-sample windows (default 5, at most 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    windows: Option<usize>,
+    /// Training window in bars (default: three test windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    in_sample: Option<usize>,
+    /// Test window in bars (default: the rest after the first training window, split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    out_of_sample: Option<usize>,
+    /// Training windows start at the first bar and grow (default: they roll).
+    #[serde(default)]
+    anchored: bool,
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/walkforwards", tag = "optimizations",
+    params(("ws" = String, Path, description = "Workspace id")),
+    request_body = WalkForwardBody,
+    responses((status = 202, body = Job, description = "Queued; progress (windows done) arrives on /api/ws"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn submit_walkforward(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+    ApiJson(mut body): ApiJson<WalkForwardBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller
+        .writer_in(&s, &ws, "run walk-forward analyses")
+        .await?;
+    body.search.run = body.search.run.resolve(&s, &ws).await?;
+    let payload = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
+    validated(&s, &ws, "walkforward", &payload).await?;
+    let job = s
+        .jobs
+        .enqueue(&ws, "walkforward", &payload, 2, Some(&caller.user.id))
+        .await?;
+    s.job_queued.notify_one();
+    s.job_changed.notify_one();
+    Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/walkforwards", tag = "optimizations",
+    params(("ws" = String, Path, description = "Workspace id"), ListJobs),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_walkforwards(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+    ApiQuery(q): ApiQuery<ListJobs>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(
+        list_of(&s, &caller, &ws, Some("walkforward"), &q).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/walkforwards/{id}", tag = "optimizations",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Walk-forward (job) id")),
+    responses((status = 200, body = Job, description = "The job; `result` holds every window, the stitched out-of-sample metrics, equity and trades, and the efficiency ratio (as `skeet walkforward -o`)"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_walkforward(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(
+        job_of_kind(&s, &caller, &ws, &id, "walkforward").await?,
+    ))
+}

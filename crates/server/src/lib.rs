@@ -245,6 +245,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(jobs::backtest_metrics))
         .routes(routes!(jobs::submit_optimization, jobs::list_optimizations))
         .routes(routes!(jobs::get_optimization))
+        .routes(routes!(jobs::submit_walkforward, jobs::list_walkforwards))
+        .routes(routes!(jobs::get_walkforward))
         .routes(routes!(ws::upgrade))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
     // CSV uploads may be much larger than any JSON body.

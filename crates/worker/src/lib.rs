@@ -24,10 +24,10 @@ use skeet_store::jobs::{Jobs, Lease};
 use tokio::sync::watch;
 
 pub use backtest::{BacktestRequest, JobError};
-pub use optimize::{MAX_TRIALS, OptimizeRequest};
+pub use optimize::{MAX_TRIALS, OptimizeRequest, WalkForwardRequest};
 
 /// Job kinds this worker runs.
-pub const KINDS: &[&str] = &["backtest", "optimize"];
+pub const KINDS: &[&str] = &["backtest", "optimize", "walkforward"];
 
 /// Checks a job payload of `kind` against the workspace directory `dir` before it is
 /// queued, with the same code that runs it.
@@ -46,6 +46,11 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
                 .map_err(|e| format!("request body: {e}"))?;
             req.validate(dir).map_err(|e| e.to_string())
         }
+        "walkforward" => {
+            let req: WalkForwardRequest = serde_json::from_value(payload.clone())
+                .map_err(|e| format!("request body: {e}"))?;
+            req.validate(dir).map_err(|e| e.to_string())
+        }
         other => Err(format!("no worker runs '{other}' jobs")),
     }
 }
@@ -59,6 +64,7 @@ fn execute(
     match kind {
         "backtest" => backtest::execute(payload, dir),
         "optimize" => optimize::execute(payload, dir, progress),
+        "walkforward" => optimize::execute_walkforward(payload, dir, progress),
         other => Err(JobError::Invalid(format!("no worker runs '{other}' jobs"))),
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 use skeet_backtest::optimize::{Method, Objective, OptimizeConfig, optimize, parse_range, space};
+use skeet_backtest::walkforward::{WalkForwardConfig, walk_forward};
 
 use crate::backtest::{BacktestRequest, JobError, Prepared};
 
@@ -168,6 +169,92 @@ pub(crate) fn execute(
         market,
         cfg,
         &p.cfg,
+        &|done, total| {
+            let per_mille = (done * 1000).checked_div(total).unwrap_or(0);
+            progress.store(u32::try_from(per_mille).unwrap_or(1000), Ordering::Relaxed);
+        },
+    )
+    .map_err(invalid)?;
+    serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))
+}
+
+/// What a `walkforward` job runs: the search of an optimisation, repeated on rolling (or
+/// anchored) training windows, each tested on the window after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkForwardRequest {
+    /// The search (strategy, data, ranges, method, objective).
+    pub search: OptimizeRequest,
+    /// Out-of-sample windows (default 5, at most 50).
+    #[serde(default)]
+    pub windows: Option<usize>,
+    /// Training window in bars (default: three test windows).
+    #[serde(default)]
+    pub in_sample: Option<usize>,
+    /// Test window in bars (default: the rest after the first training window, split).
+    #[serde(default)]
+    pub out_of_sample: Option<usize>,
+    /// Training windows start at the first bar and grow.
+    #[serde(default)]
+    pub anchored: bool,
+}
+
+impl WalkForwardRequest {
+    fn config(&self) -> Result<WalkForwardConfig, JobError> {
+        let windows = self.windows.unwrap_or(5);
+        if !(1..=50).contains(&windows) {
+            return Err(invalid("windows must be from 1 to 50"));
+        }
+        if self.in_sample == Some(0) || self.out_of_sample == Some(0) {
+            return Err(invalid(
+                "in_sample and out_of_sample must be at least 1 bar",
+            ));
+        }
+        Ok(WalkForwardConfig {
+            windows,
+            in_sample: self.in_sample,
+            out_of_sample: self.out_of_sample,
+            anchored: self.anchored,
+        })
+    }
+
+    /// Checks everything without reading the bars.
+    ///
+    /// # Errors
+    /// [`JobError::Invalid`] naming the field at fault.
+    pub(crate) fn validate(&self, dir: &Path) -> Result<(), JobError> {
+        self.config()?;
+        self.search.validate(dir)
+    }
+}
+
+/// Runs a `walkforward` payload, reporting progress (windows done) into `progress`.
+pub(crate) fn execute_walkforward(
+    payload: &serde_json::Value,
+    dir: &Path,
+    progress: &AtomicU32,
+) -> Result<String, JobError> {
+    let req: WalkForwardRequest =
+        serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
+    let wf = req.config()?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let p = req.search.prepare(dir, threads)?;
+    let fixed: Vec<(String, f64)> = req
+        .search
+        .run
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    let (spec, market, cfg) = p.run.parts();
+    let result = walk_forward(
+        spec,
+        &fixed,
+        &p.dims,
+        market,
+        cfg,
+        &p.cfg,
+        &wf,
         &|done, total| {
             let per_mille = (done * 1000).checked_div(total).unwrap_or(0);
             progress.store(u32::try_from(per_mille).unwrap_or(1000), Ordering::Relaxed);

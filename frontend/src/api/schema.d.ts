@@ -596,6 +596,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{ws}/walkforwards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_walkforwards"];
+        put?: never;
+        post: operations["submit_walkforward"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{ws}/walkforwards/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_walkforward"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ws": {
         parameters: {
             query?: never;
@@ -1235,6 +1267,19 @@ export interface components {
             valid: boolean;
             /** @description Bars needed before the first signal can fire with the default parameters, when valid. */
             warmup_bars?: number | null;
+        };
+        /** @description A walk-forward analysis to run. */
+        WalkForwardBody: {
+            /** @description Training windows start at the first bar and grow (default: they roll). */
+            anchored?: boolean;
+            /** @description Training window in bars (default: three test windows). */
+            in_sample?: number | null;
+            /** @description Test window in bars (default: the rest after the first training window, split). */
+            out_of_sample?: number | null;
+            /** @description The search repeated in every training window (as for an optimisation). */
+            search: components["schemas"]["OptimizeBody"];
+            /** @description Out-of-sample windows (default 5, at most 50). */
+            windows?: number | null;
         };
     };
     responses: never;
@@ -3091,6 +3136,137 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StrategyVersion"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_walkforwards: {
+        parameters: {
+            query?: {
+                /** @description Only jobs in this state: queued, running, succeeded, failed, cancelled. */
+                state?: string;
+                /** @description Only jobs of this kind (`backtest`, `optimize`). */
+                kind?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    submit_walkforward: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalkForwardBody"];
+            };
+        };
+        responses: {
+            /** @description Queued; progress (windows done) arrives on /api/ws */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_walkforward: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Walk-forward (job) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job; `result` holds every window, the stitched out-of-sample metrics, equity and trades, and the efficiency ratio (as `skeet walkforward -o`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
                 };
             };
             404: {

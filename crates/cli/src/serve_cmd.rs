@@ -79,6 +79,9 @@ pub(crate) struct WorkerArgs {
     /// Job lease in milliseconds: how long a silent worker keeps a job.
     #[arg(long, env = "SKEET_JOB_LEASE_MS", default_value_t = skeet_worker::LEASE_MS)]
     lease_ms: i64,
+    /// Serve this process's Prometheus metrics (job durations) at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// Arguments of `skeet migrate`.
@@ -245,12 +248,29 @@ fn spawn_workers(
 pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
     let url = database_url(data_dir, args.database_url.as_deref());
     init_logs("text")?;
-    skeet_server::install_recorder();
+    let metrics = skeet_server::install_recorder();
     runtime()?.block_on(async {
         let db = Db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        if let (Some(addr), Some(handle)) = (args.metrics_listen, metrics) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let h = handle.clone();
+                    async move { h.render() }
+                }),
+            );
+            line(format!(
+                "metrics at http://{}/metrics",
+                listener.local_addr()?
+            ));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
         let workers = spawn_workers(
             &db,
             data_dir,

@@ -128,7 +128,31 @@ fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
         "the job is still leased to the dead worker"
     );
 
-    let _second = worker();
+    // The second worker also serves its own metrics.
+    let mut second = Proc(
+        skeet(dir.path())
+            .args([
+                "worker",
+                "--workers",
+                "1",
+                "--lease-ms",
+                "1500",
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut second_out = BufReader::new(second.0.stdout.take().unwrap());
+    let mut metrics_line = String::new();
+    second_out.read_line(&mut metrics_line).unwrap();
+    let metrics_addr = metrics_line
+        .trim()
+        .strip_prefix("metrics at http://")
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{metrics_line}"))
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(120);
     let done = loop {
         let j = get();
@@ -145,4 +169,10 @@ fn a_killed_worker_loses_its_lease_and_another_finishes_the_job() {
     );
     assert_eq!(done["result"]["metrics"]["bars"], 1_000_000);
     assert!(!first_holder.is_empty());
+    let scraped = request(&metrics_addr, "GET", "/metrics", &[], None);
+    let text = scraped.body.as_str().unwrap_or_default().to_string();
+    assert!(
+        text.contains("skeet_job_duration_seconds_count{kind=\"backtest\"} 1"),
+        "{text}"
+    );
 }

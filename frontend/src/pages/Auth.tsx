@@ -27,7 +27,9 @@ function useSignIn() {
   return async (email: string, password: string, totp?: string) => {
     const s = await api.post<Session>('/api/auth/login', { email, password, totp: totp || undefined })
     setCsrf(s.csrf_token)
-    await qc.invalidateQueries()
+    // Reset, not invalidate: a cached "signed out" answer of /api/me must not survive into
+    // the page the user came for (it is not on screen, so invalidating would not refetch).
+    await qc.resetQueries()
     navigate(params.get('next') ?? '/')
   }
 }

@@ -2,7 +2,18 @@
 // strategies, members); `researchTopRoutes` are absolute, behind the session check but
 // outside a workspace (accepting an invitation).
 import type { RouteObject } from 'react-router'
+import { DatasetDetailPage, DatasetsPage } from '../pages/research/Datasets'
+import { InviteAcceptPage, MembersPage } from '../pages/research/Members'
+import { NewStrategyPage, StrategiesPage } from '../pages/research/Strategies'
+import { StrategyDetailPage } from '../pages/research/StrategyDetail'
 
-export const researchRoutes: RouteObject[] = []
+export const researchRoutes: RouteObject[] = [
+  { path: 'datasets', element: <DatasetsPage /> },
+  { path: 'datasets/:id', element: <DatasetDetailPage /> },
+  { path: 'strategies', element: <StrategiesPage /> },
+  { path: 'strategies/new', element: <NewStrategyPage /> },
+  { path: 'strategies/:id', element: <StrategyDetailPage /> },
+  { path: 'members', element: <MembersPage /> },
+]
 
-export const researchTopRoutes: RouteObject[] = []
+export const researchTopRoutes: RouteObject[] = [{ path: '/invite/:token', element: <InviteAcceptPage /> }]

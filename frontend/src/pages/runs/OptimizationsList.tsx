@@ -1,0 +1,93 @@
+// Optimisations of the workspace, live.
+import { useState } from 'react'
+import { Link } from 'react-router'
+import type { Job } from '../../api/client'
+import { JobStateBadge } from '../../components/runs/JobStateBadge'
+import { runOf, type OptimizationReport, type OptimizePayload } from '../../components/runs/report'
+import { EmptyState, ErrorBox, PageTitle, ProgressBar, Spinner } from '../../components/ui'
+import { formatNumber, formatTime } from '../../lib/format'
+import { useWorkspace } from '../../session'
+import { Pager, useLiveJobs } from './common'
+import { useNames } from './names'
+
+export function OptimizationsList() {
+  const ws = useWorkspace()
+  const [offset, setOffset] = useState(0)
+  const list = useLiveJobs('optimizations', offset)
+  const names = useNames()
+  const newLink = (
+    <Link to={`/w/${ws.id}/optimizations/new`} className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500">
+      New optimisation
+    </Link>
+  )
+  return (
+    <div>
+      <PageTitle actions={ws.canWrite ? newLink : undefined}>Optimisations</PageTitle>
+      {list.isPending ? (
+        <Spinner />
+      ) : list.error ? (
+        <ErrorBox error={list.error} />
+      ) : !list.data.items.length && offset === 0 ? (
+        <EmptyState title="No optimisations yet">
+          {ws.canWrite ? (
+            <Link className="text-sky-400 underline" to={`/w/${ws.id}/optimizations/new`}>
+              New optimisation
+            </Link>
+          ) : (
+            'Members with the analyst role or above can run one.'
+          )}
+        </EmptyState>
+      ) : (
+        <div className="overflow-x-auto rounded-lg border border-slate-800">
+          <table className="w-full min-w-[720px] text-sm">
+            <thead className="border-b border-slate-800 bg-slate-900 text-left text-xs text-slate-400">
+              <tr>
+                <th scope="col" className="px-3 py-2 font-medium">Strategy</th>
+                <th scope="col" className="px-3 py-2 font-medium">Dataset</th>
+                <th scope="col" className="px-3 py-2 font-medium">Search</th>
+                <th scope="col" className="px-3 py-2 font-medium">State</th>
+                <th scope="col" className="px-3 py-2 font-medium">Created (UTC)</th>
+                <th scope="col" className="px-3 py-2 text-right font-medium">Best objective</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.items.map((j) => (
+                <Row key={j.id} job={j} wsId={ws.id} names={names} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {list.data && <Pager offset={offset} count={list.data.items.length} onChange={setOffset} />}
+    </div>
+  )
+}
+
+function Row({ job, wsId, names }: { job: Job; wsId: string; names: ReturnType<typeof useNames> }) {
+  const run = runOf(job)
+  const p = (job.payload ?? {}) as OptimizePayload
+  const r = job.state === 'succeeded' ? (job.result as OptimizationReport | null) : null
+  const best = r && r.best !== null && r.best !== undefined ? r.trials[r.best] : undefined
+  return (
+    <tr className="border-b border-slate-800/60 hover:bg-slate-800/40">
+      <td className="px-3 py-2">
+        <Link to={`/w/${wsId}/optimizations/${job.id}`} className="font-medium text-sky-400 hover:underline">
+          {names.strategy(run)}
+        </Link>
+      </td>
+      <td className="px-3 py-2 text-slate-300">{names.dataset(run)}</td>
+      <td className="px-3 py-2 text-xs text-slate-400">
+        {p.method ?? 'grid'} · {p.objective ?? 'sharpe'}
+        {r && ` · ${r.trials.length} trials`}
+      </td>
+      <td className="px-3 py-2">
+        <div className="flex min-w-28 flex-col items-start gap-1">
+          <JobStateBadge state={job.state} />
+          {(job.state === 'running' || job.state === 'queued') && <ProgressBar value={job.progress} label={`Progress of optimisation ${job.id}`} />}
+        </div>
+      </td>
+      <td className="px-3 py-2 whitespace-nowrap text-slate-300">{formatTime(job.created_at)}</td>
+      <td className="px-3 py-2 text-right tabular-nums">{best ? formatNumber(best.objective, 4) : '—'}</td>
+    </tr>
+  )
+}

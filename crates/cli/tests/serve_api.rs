@@ -511,6 +511,13 @@ fn a_backtest_submitted_through_the_api_runs_and_its_report_can_be_read() {
     assert!(metrics.body.get("trades").is_none());
     let list = request(addr, "GET", &path, &auth, None);
     assert_eq!(list.body["items"][0]["id"], id.as_str());
+    // Lists carry the headline numbers, not the whole report.
+    assert!(list.body["items"][0]["result"].is_null());
+    assert_eq!(list.body["items"][0]["summary"]["trades"], trades.len());
+    assert_eq!(
+        list.body["items"][0]["summary"]["total_return_pct"],
+        report["metrics"]["total_return_pct"]
+    );
 
     // The same run on the command line, on the workspace's own store, gives the same numbers.
     let cli = Command::new(env!("CARGO_BIN_EXE_skeet"))

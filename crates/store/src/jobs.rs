@@ -132,8 +132,10 @@ pub struct Job {
     pub progress: f64,
     /// Latest progress message.
     pub message: Option<String>,
-    /// Result JSON, when succeeded.
+    /// Result JSON, when succeeded (left out of lists: read the job itself).
     pub result: Option<serde_json::Value>,
+    /// A few headline numbers of the result, when succeeded (also in lists).
+    pub summary: Option<serde_json::Value>,
     /// Last error.
     pub error: Option<String>,
     /// A cancel was asked for while running.
@@ -148,11 +150,15 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, workspace_id, kind, payload, state, attempts, max_attempts, run_at, locked_by, locked_until, progress, message, result, error, cancel_requested, created_by, created_at, started_at, finished_at";
+const COLUMNS: &str = "id, workspace_id, kind, payload, state, attempts, max_attempts, run_at, locked_by, locked_until, progress, message, result, summary, error, cancel_requested, created_by, created_at, started_at, finished_at";
+
+/// [`COLUMNS`] without the result document (lists: the summary is enough there).
+const LIST_COLUMNS: &str = "id, workspace_id, kind, payload, state, attempts, max_attempts, run_at, locked_by, locked_until, progress, message, CAST(NULL AS TEXT) AS result, summary, error, cancel_requested, created_by, created_at, started_at, finished_at";
 
 fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
     let payload: String = row.try_get("payload")?;
     let result: Option<String> = row.try_get("result")?;
+    let summary: Option<String> = row.try_get("summary")?;
     let state: String = row.try_get("state")?;
     let cancel = int(row, "cancel_requested")?;
     Ok(Job {
@@ -169,6 +175,7 @@ fn job_of(row: &AnyRow) -> Result<Job, StoreError> {
         progress: row.try_get("progress")?,
         message: row.try_get("message")?,
         result: result.map(|r| serde_json::from_str(&r)).transpose()?,
+        summary: summary.map(|r| serde_json::from_str(&r)).transpose()?,
         error: row.try_get("error")?,
         cancel_requested: cancel != 0,
         created_by: row.try_get("created_by")?,
@@ -315,6 +322,7 @@ impl Jobs {
                     worker,
                     JobState::Failed,
                     None,
+                    None,
                     Some(&format!(
                         "gave up after {} attempts whose workers stopped reporting (lease expired)",
                         job.max_attempts
@@ -381,8 +389,31 @@ impl Jobs {
     /// # Errors
     /// [`StoreError::Conflict`] if the lease was lost; a database error.
     pub async fn succeed_json(&self, id: &str, worker: &str, json: &str) -> Result<(), StoreError> {
-        self.finish(id, worker, JobState::Succeeded, Some(json), None)
+        self.finish(id, worker, JobState::Succeeded, Some(json), None, None)
             .await
+    }
+
+    /// [`Jobs::succeed_json`] with the headline numbers lists show.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the lease was lost; a database error.
+    pub async fn succeed_with_summary(
+        &self,
+        id: &str,
+        worker: &str,
+        json: &str,
+        summary: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let summary = serde_json::to_string(summary)?;
+        self.finish(
+            id,
+            worker,
+            JobState::Succeeded,
+            Some(json),
+            Some(&summary),
+            None,
+        )
+        .await
     }
 
     /// Records a failed attempt: back to the queue after a backoff while attempts remain,
@@ -411,7 +442,7 @@ impl Jobs {
             }
             return Ok(JobState::Queued);
         }
-        self.finish(id, worker, JobState::Failed, None, Some(error))
+        self.finish(id, worker, JobState::Failed, None, None, Some(error))
             .await?;
         Ok(JobState::Failed)
     }
@@ -426,7 +457,7 @@ impl Jobs {
         worker: &str,
         error: &str,
     ) -> Result<(), StoreError> {
-        self.finish(id, worker, JobState::Failed, None, Some(error))
+        self.finish(id, worker, JobState::Failed, None, None, Some(error))
             .await
     }
 
@@ -435,8 +466,15 @@ impl Jobs {
     /// # Errors
     /// [`StoreError::Conflict`] if the lease was lost; a database error.
     pub async fn cancelled(&self, id: &str, worker: &str) -> Result<(), StoreError> {
-        self.finish(id, worker, JobState::Cancelled, None, Some("cancelled"))
-            .await
+        self.finish(
+            id,
+            worker,
+            JobState::Cancelled,
+            None,
+            None,
+            Some("cancelled"),
+        )
+        .await
     }
 
     /// Gives a running job back to the queue at once, without counting the attempt as
@@ -465,12 +503,13 @@ impl Jobs {
         worker: &str,
         state: JobState,
         result: Option<&str>,
+        summary: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, result = $2, error = COALESCE($3, error), locked_by = NULL,
-                    locked_until = NULL, finished_at = $4, updated_at = $4,
+                    locked_until = NULL, finished_at = $4, updated_at = $4, summary = $7,
                     progress = CASE WHEN $1 = 'succeeded' THEN 1 ELSE progress END
              WHERE id = $5 AND locked_by = $6 AND state = 'running'",
         )
@@ -480,6 +519,7 @@ impl Jobs {
         .bind(now)
         .bind(id)
         .bind(worker)
+        .bind(summary)
         .execute(self.db.pool())
         .await?;
         if done.rows_affected() == 0 {
@@ -533,7 +573,7 @@ impl Jobs {
         offset: i64,
     ) -> Result<Vec<Job>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM jobs WHERE workspace_id = $1 AND ($2 = '' OR state = $2)
+            "SELECT {LIST_COLUMNS} FROM jobs WHERE workspace_id = $1 AND ($2 = '' OR state = $2)
                AND ($5 = '' OR kind = $5)
              ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
         );

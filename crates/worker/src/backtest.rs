@@ -245,11 +245,25 @@ impl BacktestRequest {
     }
 }
 
-/// Runs a `backtest` job's payload; the result is the JSON report, as text.
-pub(crate) fn execute(payload: &serde_json::Value, data_dir: &Path) -> Result<String, JobError> {
+/// Runs a `backtest` job's payload; the result is the JSON report, as text, and its
+/// headline numbers.
+pub(crate) fn execute(
+    payload: &serde_json::Value,
+    data_dir: &Path,
+) -> Result<(String, serde_json::Value), JobError> {
     let req: BacktestRequest =
         serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
     let p = req.prepare(data_dir)?;
     let out = run_spec(&p.spec, &p.params, &p.market, &p.cfg).map_err(invalid)?;
-    serde_json::to_string(&out.report).map_err(|e| JobError::Transient(e.to_string()))
+    let m = &out.report.metrics;
+    let summary = serde_json::json!({
+        "total_return_pct": m.total_return_pct,
+        "sharpe": m.sharpe,
+        "max_drawdown_pct": m.max_drawdown_pct,
+        "trades": m.trades,
+        "final_equity": out.report.final_equity,
+    });
+    let text =
+        serde_json::to_string(&out.report).map_err(|e| JobError::Transient(e.to_string()))?;
+    Ok((text, summary))
 }

@@ -60,7 +60,7 @@ fn execute(
     payload: &serde_json::Value,
     dir: &Path,
     progress: &AtomicU32,
-) -> Result<String, JobError> {
+) -> Result<(String, serde_json::Value), JobError> {
     match kind {
         "backtest" => backtest::execute(payload, dir),
         "optimize" => optimize::execute(payload, dir, progress),
@@ -69,7 +69,7 @@ fn execute(
     }
 }
 
-/// Lease length; heartbeats come every third of it.
+/// Lease length; heartbeats come every second (every third of it when that is shorter).
 pub const LEASE_MS: i64 = 15_000;
 
 /// Worker settings.
@@ -87,7 +87,7 @@ pub struct WorkerConfig {
     /// Notified after every change this worker makes to a job (so `skeet serve` pushes it
     /// to websocket clients at once).
     pub changed: Option<Arc<tokio::sync::Notify>>,
-    /// Lease length in ms ([`LEASE_MS`] by default); heartbeats come every third of it.
+    /// Lease length in ms ([`LEASE_MS`] by default).
     pub lease_ms: i64,
 }
 
@@ -141,8 +141,11 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
             tokio::task::spawn_blocking(move || execute(&kind, &payload, &dir, &progress))
         };
         let mut reported = 0;
-        let mut beat =
-            tokio::time::interval(Duration::from_millis((cfg.lease_ms / 3).max(1) as u64));
+        // Heartbeats carry progress and bring cancel requests, so they come every second
+        // (or every third of the lease, when that is shorter).
+        let mut beat = tokio::time::interval(Duration::from_millis(
+            (cfg.lease_ms / 3).clamp(1, 1000) as u64,
+        ));
         beat.tick().await;
         let outcome = loop {
             tokio::select! {
@@ -179,9 +182,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
                 .record(started.elapsed().as_secs_f64());
         }
         match outcome {
-            Some(Ok(Ok(result))) => {
+            Some(Ok(Ok((result, summary)))) => {
                 let ran = started.elapsed();
-                match jobs.succeed_json(&job.id, &cfg.id, &result).await {
+                match jobs
+                    .succeed_with_summary(&job.id, &cfg.id, &result, &summary)
+                    .await
+                {
                     Ok(()) => tracing::info!(
                         job = %job.id,
                         kind = %job.kind,

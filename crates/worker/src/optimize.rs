@@ -150,7 +150,7 @@ pub(crate) fn execute(
     payload: &serde_json::Value,
     dir: &Path,
     progress: &AtomicU32,
-) -> Result<String, JobError> {
+) -> Result<(String, serde_json::Value), JobError> {
     let req: OptimizeRequest =
         serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -175,7 +175,14 @@ pub(crate) fn execute(
         },
     )
     .map_err(invalid)?;
-    serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))
+    let best = result.best.and_then(|i| result.trials.get(i));
+    let summary = serde_json::json!({
+        "trials": result.trials.len(),
+        "best_objective": best.and_then(|t| t.objective),
+        "best_params": best.map(|t| &t.params),
+    });
+    let text = serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))?;
+    Ok((text, summary))
 }
 
 /// What a `walkforward` job runs: the search of an optimisation, repeated on rolling (or
@@ -233,7 +240,7 @@ pub(crate) fn execute_walkforward(
     payload: &serde_json::Value,
     dir: &Path,
     progress: &AtomicU32,
-) -> Result<String, JobError> {
+) -> Result<(String, serde_json::Value), JobError> {
     let req: WalkForwardRequest =
         serde_json::from_value(payload.clone()).map_err(|e| invalid(format!("payload: {e}")))?;
     let wf = req.config()?;
@@ -261,5 +268,12 @@ pub(crate) fn execute_walkforward(
         },
     )
     .map_err(invalid)?;
-    serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))
+    let summary = serde_json::json!({
+        "windows": result.windows.len(),
+        "efficiency": result.efficiency,
+        "out_of_sample_return_pct": result.out_of_sample.total_return_pct,
+        "out_of_sample_sharpe": result.out_of_sample.sharpe,
+    });
+    let text = serde_json::to_string(&result).map_err(|e| JobError::Transient(e.to_string()))?;
+    Ok((text, summary))
 }

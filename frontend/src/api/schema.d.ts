@@ -978,7 +978,7 @@ export interface components {
              * @description Progress, 0 to 1.
              */
             progress: number;
-            /** @description Result JSON, when succeeded. */
+            /** @description Result JSON, when succeeded (left out of lists: read the job itself). */
             result?: unknown;
             /**
              * Format: int64
@@ -992,6 +992,8 @@ export interface components {
             started_at?: number | null;
             /** @description State. */
             state: components["schemas"]["JobState"];
+            /** @description A few headline numbers of the result, when succeeded (also in lists). */
+            summary?: unknown;
             /** @description Owning workspace. */
             workspace_id: string;
         };

@@ -65,7 +65,8 @@ export function BacktestsList() {
 
 function BacktestRow({ job, wsId, names }: { job: Job; wsId: string; names: ReturnType<typeof useNames> }) {
   const run = runOf(job)
-  const m = job.state === 'succeeded' ? (job.result as BacktestReport | null)?.metrics : undefined
+  // Lists carry the job's summary (headline numbers), not the whole report.
+  const m = job.state === 'succeeded' ? (job.summary as Pick<BacktestReport['metrics'], 'total_return_pct' | 'sharpe'> | null | undefined) ?? undefined : undefined
   return (
     <tr className="border-b border-slate-800/60 hover:bg-slate-800/40">
       <td className="px-3 py-2">

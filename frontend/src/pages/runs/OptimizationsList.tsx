@@ -3,7 +3,7 @@ import { useState } from 'react'
 import { Link } from 'react-router'
 import type { Job } from '../../api/client'
 import { JobStateBadge } from '../../components/runs/JobStateBadge'
-import { runOf, type OptimizationReport, type OptimizePayload } from '../../components/runs/report'
+import { runOf, type OptimizePayload } from '../../components/runs/report'
 import { EmptyState, ErrorBox, PageTitle, ProgressBar, Spinner } from '../../components/ui'
 import { formatNumber, formatTime } from '../../lib/format'
 import { useWorkspace } from '../../session'
@@ -66,8 +66,9 @@ export function OptimizationsList() {
 function Row({ job, wsId, names }: { job: Job; wsId: string; names: ReturnType<typeof useNames> }) {
   const run = runOf(job)
   const p = (job.payload ?? {}) as OptimizePayload
-  const r = job.state === 'succeeded' ? (job.result as OptimizationReport | null) : null
-  const best = r && r.best !== null && r.best !== undefined ? r.trials[r.best] : undefined
+  // Lists carry the job's summary (headline numbers), not the whole result.
+  const r = job.state === 'succeeded' ? (job.summary as { trials: number; best_objective: number | null } | null | undefined) ?? null : null
+  const best = r && r.best_objective !== null ? { objective: r.best_objective } : undefined
   return (
     <tr className="border-b border-slate-800/60 hover:bg-slate-800/40">
       <td className="px-3 py-2">
@@ -78,7 +79,7 @@ function Row({ job, wsId, names }: { job: Job; wsId: string; names: ReturnType<t
       <td className="px-3 py-2 text-slate-300">{names.dataset(run)}</td>
       <td className="px-3 py-2 text-xs text-slate-400">
         {p.method ?? 'grid'} · {p.objective ?? 'sharpe'}
-        {r && ` · ${r.trials.length} trials`}
+        {r && ` · ${r.trials} trials`}
       </td>
       <td className="px-3 py-2">
         <div className="flex min-w-28 flex-col items-start gap-1">

@@ -6,7 +6,8 @@ import { defineConfig } from '@playwright/test'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const PORT = Number(process.env.E2E_PORT ?? 4173)
 const SKEET = process.env.SKEET_BIN ?? '../target/debug/skeet'
-export const DATA_DIR = 'test-results/e2e-data'
+// One data directory per port, so runs on different ports never share one.
+export const DATA_DIR = `test-results/e2e-data-${PORT}`
 
 export default defineConfig({
   testDir: './e2e',

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs'
 
 /** The demo login printed on first start (kept in the data directory). */
 export function demoLogin(): { email: string; password: string } {
-  const [email, password] = readFileSync('test-results/e2e-data/demo-login.txt', 'utf8').trim().split(/\s+/)
+  const port = process.env.E2E_PORT ?? '4173'
+  const [email, password] = readFileSync(`test-results/e2e-data-${port}/demo-login.txt`, 'utf8').trim().split(/\s+/)
   return { email, password }
 }
 

@@ -9,6 +9,7 @@ const NAV = [
   ['strategies', 'Strategies'],
   ['backtests', 'Backtests'],
   ['optimizations', 'Optimisations'],
+  ['walkforwards', 'Walk-forward'],
   ['members', 'Members'],
 ] as const
 

@@ -39,7 +39,7 @@ export function Card({ title, actions, children, className = '' }: { title?: Rea
 
 export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
   return (
-    <label className="flex flex-col gap-1 text-sm">
+    <label className="flex min-w-0 flex-col gap-1 text-sm">
       <span className="text-slate-300">{label}</span>
       {children}
       {hint && <span className="text-xs text-slate-500">{hint}</span>}
@@ -55,7 +55,9 @@ export function Input(props: InputHTMLAttributes<HTMLInputElement>) {
 }
 
 export function Select(props: SelectHTMLAttributes<HTMLSelectElement>) {
-  return <select {...props} className={`${inputClass} ${props.className ?? ''}`} />
+  // max-w-full: a select is as wide as its longest option otherwise, which pushes phone
+  // layouts sideways.
+  return <select {...props} className={`${inputClass} max-w-full ${props.className ?? ''}`} />
 }
 
 /** An error box with the server's message (never a stack trace). */

@@ -1,4 +1,4 @@
-// Routes of the run pages (backtests, optimisations), relative to /w/:ws/.
+// Routes of the run pages (backtests, optimisations, walk-forward analyses), relative to /w/:ws/.
 import type { RouteObject } from 'react-router'
 import { BacktestPage } from '../pages/runs/BacktestPage'
 import { BacktestsList } from '../pages/runs/BacktestsList'
@@ -6,6 +6,9 @@ import { NewBacktest } from '../pages/runs/NewBacktest'
 import { NewOptimization } from '../pages/runs/NewOptimization'
 import { OptimizationPage } from '../pages/runs/OptimizationPage'
 import { OptimizationsList } from '../pages/runs/OptimizationsList'
+import { WalkForwardList } from '../pages/runs/WalkForwardList'
+import { WalkForwardNew } from '../pages/runs/WalkForwardNew'
+import { WalkForwardPage } from '../pages/runs/WalkForwardPage'
 
 export const runsRoutes: RouteObject[] = [
   { path: 'backtests', element: <BacktestsList /> },
@@ -14,4 +17,7 @@ export const runsRoutes: RouteObject[] = [
   { path: 'optimizations', element: <OptimizationsList /> },
   { path: 'optimizations/new', element: <NewOptimization /> },
   { path: 'optimizations/:id', element: <OptimizationPage /> },
+  { path: 'walkforwards', element: <WalkForwardList /> },
+  { path: 'walkforwards/new', element: <WalkForwardNew /> },
+  { path: 'walkforwards/:id', element: <WalkForwardPage /> },
 ]

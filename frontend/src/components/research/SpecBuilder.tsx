@@ -123,7 +123,7 @@ function ParamsEditor({ spec, onChange, readOnly }: Props) {
       {rows.length === 0 ? (
         <p className="text-sm text-slate-500">No parameters. Parameters are tunable numbers used as $name.</p>
       ) : (
-        <div className="overflow-x-auto">
+        <div className="relative overflow-x-auto">
           <table className="min-w-full text-sm">
             <thead className="text-left text-xs text-slate-400">
               <tr>

@@ -44,7 +44,7 @@ export function Heatmap({
   const bestY = best ? best[data.y_param] : undefined
   return (
     <div>
-      <div className="overflow-x-auto">
+      <div className="relative overflow-x-auto">
         <table className="border-separate border-spacing-0.5 text-xs" aria-label={`Heat map of ${objective} by ${data.x_param} and ${data.y_param}`}>
           <caption className="caption-top pb-1 text-left text-slate-400">
             Columns: <strong className="text-slate-200">{data.x_param}</strong> · rows: <strong className="text-slate-200">{data.y_param}</strong> · cell: best {objective}

@@ -45,7 +45,7 @@ export function TopTrials({ trials, params, best, top = 20 }: { trials: Trial[];
   if (!rows.length) return <EmptyState title="No feasible trial">Every trial had too few trades or an undefined objective.</EmptyState>
   const h = { sort, onSort: toggle }
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto">
       <table className="w-full min-w-[640px] whitespace-nowrap text-sm" aria-label="Top results">
         <thead className="border-b border-slate-800 text-xs text-slate-400">
           <tr>

@@ -47,7 +47,7 @@ export function TradeTable({ trades, currency }: { trades: ReportTrade[]; curren
   const h = { sort, onSort }
   return (
     <div>
-      <div className="overflow-x-auto">
+      <div className="relative overflow-x-auto">
         <table className="w-full min-w-[760px] whitespace-nowrap text-sm" aria-label="Trades">
           <thead className="border-b border-slate-800 text-xs text-slate-400">
             <tr>

@@ -28,7 +28,7 @@ export function DatasetsPage() {
       ) : q.data.items.length === 0 ? (
         <EmptyState title="No datasets yet">{ws.canWrite ? 'Generate synthetic bars or upload a CSV below.' : 'Nothing has been added to this workspace yet.'}</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-800">
+        <div className="relative overflow-x-auto rounded-lg border border-slate-800">
           <table className="min-w-full text-sm">
             <thead className="bg-slate-900 text-left text-xs uppercase tracking-wide text-slate-400">
               <tr>

@@ -45,7 +45,7 @@ export function MembersPage() {
       ) : members.error ? (
         <ErrorBox error={members.error} />
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-800">
+        <div className="relative overflow-x-auto rounded-lg border border-slate-800">
           <table className="min-w-full text-sm">
             <thead className="bg-slate-900 text-left text-xs uppercase tracking-wide text-slate-400">
               <tr>

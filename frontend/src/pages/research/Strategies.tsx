@@ -33,7 +33,7 @@ export function StrategiesPage() {
       ) : q.data.items.length === 0 ? (
         <EmptyState title="No strategies yet">{ws.canWrite ? 'Create one from a template or with the visual builder.' : 'Nothing has been created in this workspace yet.'}</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-800">
+        <div className="relative overflow-x-auto rounded-lg border border-slate-800">
           <table className="min-w-full text-sm">
             <thead className="bg-slate-900 text-left text-xs uppercase tracking-wide text-slate-400">
               <tr>

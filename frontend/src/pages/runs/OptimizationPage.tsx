@@ -12,6 +12,7 @@ import { formatNumber, formatPct, formatTime } from '../../lib/format'
 import { useWorkspace } from '../../session'
 import { CancelJob, useJob } from './common'
 import { useNames } from './names'
+import { walkForwardQuery } from './WalkForwardNew'
 
 export function OptimizationPage() {
   const { id } = useParams()
@@ -29,9 +30,19 @@ export function OptimizationPage() {
     <div className="flex flex-col gap-4">
       <PageTitle
         actions={
-          <Link to={`/w/${ws.id}/optimizations`} className="rounded-md px-3 py-1.5 text-sm text-slate-300 hover:bg-slate-800">
-            All optimisations
-          </Link>
+          <div className="flex flex-wrap gap-2">
+            {ws.canWrite && (
+              <Link
+                to={`/w/${ws.id}/walkforwards/new${walkForwardQuery(runSourceQuery(run), p.ranges, p.method, p.objective)}`}
+                className="rounded-md border border-slate-600 bg-slate-800 px-3 py-1.5 text-sm text-slate-100 hover:bg-slate-700"
+              >
+                Walk-forward with these ranges
+              </Link>
+            )}
+            <Link to={`/w/${ws.id}/optimizations`} className="rounded-md px-3 py-1.5 text-sm text-slate-300 hover:bg-slate-800">
+              All optimisations
+            </Link>
+          </div>
         }
       >
         Optimisation: {names.strategy(run)} on {names.dataset(run)}

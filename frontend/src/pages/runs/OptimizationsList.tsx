@@ -38,7 +38,7 @@ export function OptimizationsList() {
           )}
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-800">
+        <div className="relative overflow-x-auto rounded-lg border border-slate-800">
           <table className="w-full min-w-[720px] text-sm">
             <thead className="border-b border-slate-800 bg-slate-900 text-left text-xs text-slate-400">
               <tr>

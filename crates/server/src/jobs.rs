@@ -221,17 +221,27 @@ impl BacktestBody {
     }
 }
 
-/// Checks a payload with the workers' validation, off the async threads (it reads bars).
-async fn validated(
+/// Checks a payload with the workers' validation (off the async threads: it reads the
+/// store's directory), queues it, and wakes the in-process workers and the job watcher.
+async fn queue(
     s: &AppState,
+    caller: &Caller,
     ws: &str,
     kind: &'static str,
     payload: &serde_json::Value,
-) -> Result<(), ApiError> {
+    max_attempts: i64,
+) -> Result<Job, ApiError> {
     let validate = s.validate.clone();
     let dir = crate::datasets::workspace_dir(s, ws)?;
     let checked = payload.clone();
-    blocking(move || validate(kind, &dir, &checked).map_err(ApiError::bad_request)).await
+    blocking(move || validate(kind, &dir, &checked).map_err(ApiError::bad_request)).await?;
+    let job = s
+        .jobs
+        .enqueue(ws, kind, payload, max_attempts, Some(&caller.user.id))
+        .await?;
+    s.job_queued.notify_one();
+    s.job_changed.notify_one();
+    Ok(job)
 }
 
 #[utoipa::path(post, path = "/api/workspaces/{ws}/backtests", tag = "backtests",
@@ -247,13 +257,7 @@ pub(crate) async fn submit_backtest(
     caller.writer_in(&s, &ws, "run backtests").await?;
     let body = body.resolve(&s, &ws).await?;
     let payload = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
-    validated(&s, &ws, "backtest", &payload).await?;
-    let job = s
-        .jobs
-        .enqueue(&ws, "backtest", &payload, 3, Some(&caller.user.id))
-        .await?;
-    s.job_queued.notify_one();
-    s.job_changed.notify_one();
+    let job = queue(&s, &caller, &ws, "backtest", &payload, 3).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 
@@ -298,13 +302,7 @@ pub(crate) async fn submit_optimization(
     caller.writer_in(&s, &ws, "run optimisations").await?;
     body.run = body.run.resolve(&s, &ws).await?;
     let payload = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
-    validated(&s, &ws, "optimize", &payload).await?;
-    let job = s
-        .jobs
-        .enqueue(&ws, "optimize", &payload, 2, Some(&caller.user.id))
-        .await?;
-    s.job_queued.notify_one();
-    s.job_changed.notify_one();
+    let job = queue(&s, &caller, &ws, "optimize", &payload, 2).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 
@@ -516,13 +514,7 @@ pub(crate) async fn submit_walkforward(
         .await?;
     body.search.run = body.search.run.resolve(&s, &ws).await?;
     let payload = serde_json::to_value(&body).map_err(|_| ApiError::internal())?;
-    validated(&s, &ws, "walkforward", &payload).await?;
-    let job = s
-        .jobs
-        .enqueue(&ws, "walkforward", &payload, 2, Some(&caller.user.id))
-        .await?;
-    s.job_queued.notify_one();
-    s.job_changed.notify_one();
+    let job = queue(&s, &caller, &ws, "walkforward", &payload, 2).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 

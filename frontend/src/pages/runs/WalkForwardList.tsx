@@ -7,14 +7,13 @@ import { verdictOf, walkForwardRun, type WalkForwardPayload, type WalkForwardSum
 import { EmptyState, ErrorBox, PageTitle, ProgressBar, Spinner } from '../../components/ui'
 import { formatNumber, formatPct, formatTime } from '../../lib/format'
 import { useWorkspace } from '../../session'
-import { Pager } from './common'
+import { Pager, useLiveJobs } from './common'
 import { useNames } from './names'
-import { useLiveWalkForwards } from './WalkForwardJobs'
 
 export function WalkForwardList() {
   const ws = useWorkspace()
   const [offset, setOffset] = useState(0)
-  const list = useLiveWalkForwards(offset)
+  const list = useLiveJobs('walkforwards', offset)
   const names = useNames()
   const newLink = (
     <Link to={`/w/${ws.id}/walkforwards/new`} className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-500">

@@ -9,15 +9,14 @@ import { WalkForwardEquity, WalkForwardObjectiveChart, WalkForwardVerdict, WalkF
 import { Card, EmptyState, ErrorBox, PageTitle, ProgressBar, Spinner } from '../../components/ui'
 import { formatTime, quoteOf } from '../../lib/format'
 import { useWorkspace } from '../../session'
-import { CancelJob } from './common'
+import { CancelJob, useJob } from './common'
 import { useNames } from './names'
-import { useWalkForward } from './WalkForwardJobs'
 
 export function WalkForwardPage() {
   const { id } = useParams()
   const ws = useWorkspace()
   const names = useNames()
-  const { job, state, progress, message } = useWalkForward(id)
+  const { job, state, progress, message } = useJob('walkforwards', id)
   if (job.isPending) return <Spinner label="Loading the walk-forward" />
   if (job.error) return <ErrorBox error={job.error} />
   const j = job.data

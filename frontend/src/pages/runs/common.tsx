@@ -7,9 +7,12 @@ import { Button, ErrorBox } from '../../components/ui'
 import { useJobEvents, useLiveJob } from '../../lib/jobs'
 import { useWorkspace, useWsBase } from '../../session'
 
-export type RunKind = 'backtests' | 'optimizations'
+export type RunKind = 'backtests' | 'optimizations' | 'walkforwards'
 
-/** Jobs per page of a list: backtest jobs carry their whole report, so pages stay small. */
+/** The job kind the server records for each kind of run page. */
+const JOB_KIND: Record<RunKind, string> = { backtests: 'backtest', optimizations: 'optimize', walkforwards: 'walkforward' }
+
+/** Jobs per list page. */
 export const LIST_PAGE = 20
 
 /** The jobs of one kind (one page, newest first), updated from the websocket's job events. */
@@ -18,7 +21,7 @@ export function useLiveJobs(kind: RunKind, offset = 0) {
   const base = useWsBase()
   const qc = useQueryClient()
   const key = ['runs', base, kind, offset]
-  const jobKind = kind === 'backtests' ? 'backtest' : 'optimize'
+  const jobKind = JOB_KIND[kind]
   const list = useQuery({ queryKey: key, queryFn: () => api.get<Page<Job>>(`${base}/${kind}${qs({ limit: LIST_PAGE, offset })}`) })
   const { connected } = useJobEvents(ws.id, (e) => {
     if (e.kind !== jobKind) return
@@ -29,7 +32,7 @@ export function useLiveJobs(kind: RunKind, offset = 0) {
       return
     }
     if (isDone(e.state) && !isDone(known.state)) {
-      void qc.invalidateQueries({ queryKey: key }) // its result to read
+      void qc.invalidateQueries({ queryKey: key }) // its summary to read
       return
     }
     qc.setQueryData<Page<Job>>(key, (p) =>

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod datasets;
 pub mod jobs;
 pub mod strategies;
+pub mod vault;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -53,6 +54,9 @@ pub enum StoreError {
     /// A stored JSON document could not be read or written.
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A vault key or sealed value could not be used (says which and why, never a secret).
+    #[error("vault: {0}")]
+    Vault(String),
 }
 
 /// Connections to a SQLite file. sqlx runs each SQLite connection on a thread of its own and

@@ -61,6 +61,9 @@ enum Command {
     /// Manage accounts (operator).
     #[command(subcommand)]
     User(serve_cmd::UserCommand),
+    /// The credential vault: rotate the master key.
+    #[command(subcommand)]
+    Vault(serve_cmd::VaultCommand),
     /// Measure a running `skeet serve` from outside (websocket fan-out latency).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => serve_cmd::migrate(&cli.data_dir, &args),
         Command::Worker(args) => serve_cmd::worker(&cli.data_dir, &args),
         Command::User(cmd) => serve_cmd::user(&cli.data_dir, &cmd),
+        Command::Vault(cmd) => serve_cmd::vault(&cli.data_dir, &cmd),
         Command::Bench(cmd) => bench_cmd::run(&cmd),
     };
     match result {

@@ -152,12 +152,14 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             }
             None => Some(PathBuf::from("frontend/dist")).filter(|d| d.join("index.html").is_file()),
         };
+        let (keys, key_note) = master_keys(data_dir)?;
         let state = AppState::new(
             db.clone(),
             data_dir.to_path_buf(),
             ui_dir.clone(),
             args.secure_cookies,
             validate,
+            keys,
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(skeet_server::watch_jobs(
@@ -196,6 +198,9 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
                 |d| d.display().to_string()
             )
         ));
+        if let Some(note) = key_note {
+            line(note);
+        }
         line(format!("database: {}", redact(&url)));
         let served = axum::serve(
             listener,
@@ -447,6 +452,99 @@ pub(crate) fn user(data_dir: &Path, cmd: &UserCommand) -> anyhow::Result<()> {
         if generated {
             line(format!("password: {password}"));
         }
+        Ok(())
+    })
+}
+
+/// The master key file under the data directory.
+fn key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("master.key")
+}
+
+/// The vault's master keys: `SKEET_MASTER_KEY` (`1:HEX[,2:HEX...]`), or the key file
+/// `<data-dir>/master.key`, generated on first start. Returns a line to print when a key was
+/// generated.
+fn master_keys(
+    data_dir: &Path,
+) -> anyhow::Result<(skeet_store::vault::MasterKeys, Option<String>)> {
+    use skeet_store::vault::MasterKeys;
+    if let Ok(text) = std::env::var("SKEET_MASTER_KEY") {
+        return Ok((MasterKeys::parse(&text).context("SKEET_MASTER_KEY")?, None));
+    }
+    let file = key_file(data_dir);
+    if file.is_file() {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let keys = MasterKeys::parse(&text).with_context(|| format!("{}", file.display()))?;
+        return Ok((keys, None));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let text = MasterKeys::generate_file_text();
+    crate::output::write_atomic(&file, text.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok((
+        MasterKeys::parse(&text)?,
+        Some(format!(
+            "master key: GENERATED {} — it decrypts every stored exchange credential: back it up, keep it out of version control (or set SKEET_MASTER_KEY)",
+            file.display()
+        )),
+    ))
+}
+
+/// `skeet vault ...`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum VaultCommand {
+    /// Add a new master-key version to the key file and re-wrap every workspace's data key
+    /// with it (the credentials themselves are unchanged).
+    Rotate(VaultRotateArgs),
+}
+
+/// Arguments of `skeet vault rotate`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultRotateArgs {
+    /// Database URL (default: SQLite under the data directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+pub(crate) fn vault(data_dir: &Path, cmd: &VaultCommand) -> anyhow::Result<()> {
+    let VaultCommand::Rotate(args) = cmd;
+    if std::env::var_os("SKEET_MASTER_KEY").is_some() {
+        anyhow::bail!(
+            "SKEET_MASTER_KEY is set: rotation writes the key file {}; unset the variable (or rotate by hand: add a new version to it, then run this with the file)",
+            key_file(data_dir).display()
+        );
+    }
+    let file = key_file(data_dir);
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read the master key file {}", file.display()))?;
+    let keys = skeet_store::vault::MasterKeys::parse(&text)?;
+    let (next, version) = keys.with_new_version();
+    let url = database_url(data_dir, args.database_url.as_deref());
+    runtime()?.block_on(async {
+        let db = Db::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        // The new key is on disk before any data key is wrapped with it.
+        crate::output::write_atomic(&file, next.to_file_text().as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+        let n = skeet_store::vault::Vault::new(db, next)
+            .rotate()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        line(format!(
+            "master key version {version} added to {}; {n} workspace key(s) re-wrapped with it; older versions can be removed from the file once no server still uses them",
+            file.display()
+        ));
         Ok(())
     })
 }

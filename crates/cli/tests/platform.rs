@@ -723,6 +723,7 @@ fn platform(addr: &str) {
         "",
     );
 
+    credentials(addr, &alice, &bob);
     websocket(addr, &alice, &bob, &ds_id);
     two_factor(addr, &bob);
     operations(addr, &alice);
@@ -762,6 +763,119 @@ fn platform(addr: &str) {
         Some(&json!({"email": "alice@example.com", "password": "another long one"})),
     );
     assert_eq!(again.status, 200);
+}
+
+fn credentials(addr: &str, alice: &User, bob: &User) {
+    let a = &alice.ws;
+    let path = format!("/api/workspaces/{a}/credentials");
+    let body = json!({"venue": "binance", "label": "main", "api_key": "AKIAVERYPUBLIC12345678",
+                      "api_secret": "s3cr3t-never-shown-again", "passphrase": "pass-never-shown"});
+    let created = call(addr, alice, "POST", &path, Some(body.clone()));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["api_key_masked"], "AKIA****5678");
+    let text = created.body.to_string();
+    for secret in [
+        "s3cr3t-never-shown-again",
+        "pass-never-shown",
+        "AKIAVERYPUBLIC12345678",
+    ] {
+        assert!(!text.contains(secret), "the API answered with {secret}");
+    }
+    error_is(
+        &call(addr, alice, "POST", &path, Some(body.clone())),
+        409,
+        "conflict",
+        "already exists",
+    );
+    error_is(
+        &call(
+            addr,
+            alice,
+            "POST",
+            &path,
+            Some(json!({"venue": "Binance!", "label": "x", "api_key": "k", "api_secret": "s"})),
+        ),
+        400,
+        "bad_request",
+        "venue",
+    );
+    error_is(
+        &call(
+            addr,
+            alice,
+            "POST",
+            &path,
+            Some(json!({"venue": "kraken", "label": "x", "api_key": "k", "api_secret": ""})),
+        ),
+        400,
+        "bad_request",
+        "api_secret",
+    );
+    // Another workspace's credentials do not exist for Bob.
+    error_is(&call(addr, bob, "GET", &path, None), 404, "not_found", "");
+    error_is(
+        &call(addr, bob, "POST", &path, Some(body.clone())),
+        404,
+        "not_found",
+        "",
+    );
+    // As an analyst he sees them masked, and cannot add or remove any.
+    let inv = call(
+        addr,
+        alice,
+        "POST",
+        &format!("/api/workspaces/{a}/invitations"),
+        Some(json!({"role": "analyst"})),
+    );
+    let token = inv.body["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(
+            addr,
+            bob,
+            "POST",
+            &format!("/api/invitations/{token}/accept"),
+            None
+        )
+        .status,
+        200
+    );
+    let listed = call(addr, bob, "GET", &path, None);
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body[0]["api_key_masked"], "AKIA****5678");
+    assert!(
+        !listed.body.to_string().contains("s3cr3t"),
+        "{}",
+        listed.body
+    );
+    error_is(
+        &call(addr, bob, "POST", &path, Some(body)),
+        403,
+        "forbidden",
+        "only owners can add exchange credentials",
+    );
+    let id = created.body["id"].as_str().unwrap().to_string();
+    error_is(
+        &call(addr, bob, "DELETE", &format!("{path}/{id}"), None),
+        403,
+        "forbidden",
+        "only owners",
+    );
+    assert_eq!(
+        call(
+            addr,
+            alice,
+            "DELETE",
+            &format!("/api/workspaces/{a}/members/{}", bob.id),
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        call(addr, alice, "DELETE", &format!("{path}/{id}"), None).status,
+        204
+    );
+    assert_eq!(call(addr, alice, "GET", &path, None).body, json!([]));
 }
 
 fn two_factor(addr: &str, bob: &User) {
@@ -1097,6 +1211,16 @@ fn logs_are_json_with_request_ids_and_never_hold_a_secret() {
     let inv_token = inv.body["token"].as_str().unwrap().to_string();
     let totp = call(addr, &u, "POST", "/api/auth/totp/setup", None);
     let totp_secret = totp.body["secret"].as_str().unwrap().to_string();
+    let cred = call(
+        addr,
+        &u,
+        "POST",
+        &format!("/api/workspaces/{}/credentials", u.ws),
+        Some(
+            json!({"venue": "kraken", "label": "k", "api_key": "KEY-logged-never-1234", "api_secret": "SECRET-logged-never"}),
+        ),
+    );
+    assert_eq!(cred.status, 201, "{}", cred.body);
     // Failures log too: a wrong password, a bad token, a bad body.
     request(
         addr,
@@ -1138,6 +1262,8 @@ fn logs_are_json_with_request_ids_and_never_hold_a_secret() {
         inv_token.as_str(),
         totp_secret.as_str(),
         "skt_0123456789abcdef",
+        "KEY-logged-never-1234",
+        "SECRET-logged-never",
     ] {
         assert!(!text.contains(secret), "the log holds a secret ({secret})");
     }

@@ -725,3 +725,101 @@ fn the_operator_creates_accounts_on_the_command_line() {
     );
     assert_eq!(me.body["user"]["is_admin"], true);
 }
+
+#[test]
+fn the_master_key_is_generated_once_and_rotation_keeps_credentials_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), None);
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("master key: GENERATED") && l.contains("back it up")),
+        "{:?}",
+        server.stdout
+    );
+    let key_file = dir.path().join("master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let addr = server.addr.clone();
+    let post = |path: &str, h: &[(&str, &str)], b: Value| request(&addr, "POST", path, h, Some(&b));
+    let creds = json!({"email": "vault@example.com", "password": "vault password"});
+    post("/api/auth/signup", &[], creds.clone());
+    let login = post("/api/auth/login", &[], creds);
+    let bearer = format!("Bearer {}", login.body["token"].as_str().unwrap());
+    let auth = [("Authorization", bearer.as_str())];
+    let me = request(&addr, "GET", "/api/me", &auth, None);
+    let ws = me.body["workspaces"][0]["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stored = post(
+        &format!("/api/workspaces/{ws}/credentials"),
+        &auth,
+        json!({"venue": "binance", "label": "main", "api_key": "ROTATE-KEY-123456", "api_secret": "ROTATE-SECRET"}),
+    );
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    let id = stored.body["id"].as_str().unwrap().to_string();
+    drop(server);
+
+    // A second start reuses the key file (no new key, no note).
+    let again = start(dir.path(), None);
+    assert!(
+        !again.stdout.iter().any(|l| l.starts_with("master key:")),
+        "{:?}",
+        again.stdout
+    );
+    drop(again);
+
+    let rotate = Command::new(env!("CARGO_BIN_EXE_skeet"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["vault", "rotate"])
+        .env_remove("DATABASE_URL")
+        .env_remove("SKEET_MASTER_KEY")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&rotate.stdout);
+    assert!(
+        rotate.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    assert!(out.starts_with("master key version 2 added to"), "{out}");
+    assert!(out.contains("1 workspace key(s) re-wrapped"), "{out}");
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("1:")) && text.lines().any(|l| l.starts_with("2:")));
+
+    // Only version 2 is needed now: the credential opens with it alone.
+    let only_v2: String = text.lines().filter(|l| l.starts_with("2:")).collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let secret = rt.block_on(async {
+        let db = skeet_store::Db::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("skeet.db").display()
+        ))
+        .await
+        .unwrap();
+        let vault = skeet_store::vault::Vault::new(
+            db,
+            skeet_store::vault::MasterKeys::parse(&only_v2).unwrap(),
+        );
+        vault.open(&ws, &id).await.unwrap()
+    });
+    assert_eq!(secret.api_secret, "ROTATE-SECRET");
+
+    // Rotation refuses to run when the key comes from the environment.
+    let refused = Command::new(env!("CARGO_BIN_EXE_skeet"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["vault", "rotate"])
+        .env("SKEET_MASTER_KEY", format!("1:{}", "00".repeat(32)))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("SKEET_MASTER_KEY is set"));
+}

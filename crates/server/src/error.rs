@@ -102,6 +102,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::Vault(m) => {
+                // Says which key or value failed, never a secret.
+                tracing::error!(error = %m, "vault");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "vault",
+                    "the credential vault cannot open this workspace's keys; the operator must load every master-key version still in use",
+                )
+            }
             other => {
                 // The details stay in the log; the caller learns only that it was ours.
                 tracing::error!(error = %other, "storage error");

@@ -22,6 +22,7 @@
 #![allow(unused_qualifications)]
 
 mod auth;
+mod credentials;
 mod datasets;
 mod error;
 mod jobs;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub datasets: Datasets,
     /// Strategies repository.
     pub strategies: Strategies,
+    /// Exchange credentials, sealed.
+    pub vault: skeet_store::vault::Vault,
     /// Websocket clients and their subscriptions.
     pub hub: Arc<Hub>,
     /// The data directory (workspace market stores under `workspaces/`).
@@ -109,12 +112,14 @@ impl AppState {
         ui_dir: Option<PathBuf>,
         secure_cookies: bool,
         validate: Validator,
+        master_keys: skeet_store::vault::MasterKeys,
     ) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
             datasets: Datasets::new(db.clone()),
             strategies: Strategies::new(db.clone()),
+            vault: skeet_store::vault::Vault::new(db.clone(), master_keys),
             hub: Arc::new(Hub::default()),
             db,
             data_dir,
@@ -172,6 +177,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         (name = "auth", description = "Sign-up, sign-in, sessions, passwords and API tokens"),
         (name = "workspaces", description = "Workspaces, members and invitations"),
         (name = "datasets", description = "Market data of a workspace"),
+        (name = "credentials", description = "Exchange credentials (sealed; never returned)"),
         (name = "strategies", description = "Strategy specs with versions, validation, templates"),
         (name = "backtests", description = "Backtests (jobs) and their reports"),
         (name = "optimizations", description = "Parameter searches (jobs)"),
@@ -221,6 +227,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(workspaces::invite, workspaces::invitations))
         .routes(routes!(workspaces::revoke_invitation))
         .routes(routes!(workspaces::accept))
+        .routes(routes!(credentials::list, credentials::create))
+        .routes(routes!(credentials::delete))
         .routes(routes!(datasets::list))
         .routes(routes!(datasets::get, datasets::delete))
         .routes(routes!(datasets::generate_dataset))

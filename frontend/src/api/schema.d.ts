@@ -308,6 +308,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{ws}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list"];
+        put?: never;
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{ws}/credentials/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workspaces/{ws}/datasets": {
         parameters: {
             query?: never;
@@ -793,6 +825,26 @@ export interface components {
             role: components["schemas"]["Role"];
             workspace_id: string;
         };
+        /** @description A credential as the API shows it: never the secret. */
+        Credential: {
+            /** @description The API key with all but its first and last 4 characters masked. */
+            api_key_masked: string;
+            /**
+             * Format: int64
+             * @description Added (ms).
+             */
+            created_at: number;
+            /** @description Who added it. */
+            created_by: string;
+            /** @description Id. */
+            id: string;
+            /** @description Name, unique in the workspace. */
+            label: string;
+            /** @description Venue (`binance`, `kraken`, ...). */
+            venue: string;
+            /** @description Owning workspace. */
+            workspace_id: string;
+        };
         /** @description Sign-up and sign-in body. */
         Credentials: {
             /** @description Email address. */
@@ -1046,6 +1098,19 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description Workspace id. */
             workspace_id: string;
+        };
+        /** @description A credential to store. The secret fields are write-only. */
+        NewCredential: {
+            /** @description API key. */
+            api_key: string;
+            /** @description API secret (or private key). */
+            api_secret: string;
+            /** @description A name, unique in the workspace (1 to 100 characters). */
+            label: string;
+            /** @description Passphrase, for venues that use one. */
+            passphrase?: string | null;
+            /** @description Venue: `binance`, `kraken`, `coinbase`, `alpaca` (lowercase letters, digits, `-`, `_`). */
+            venue: string;
         };
         /** @description An invitation to make. */
         NewInvitation: {
@@ -2053,6 +2118,135 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Masked: secrets are never returned */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewCredential"];
+            };
+        };
+        responses: {
+            /** @description Stored; the answer shows the masked API key only */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Credential id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

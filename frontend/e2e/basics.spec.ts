@@ -12,6 +12,7 @@ const PAGES: { path: string; action: string; fill?: string }[] = [
   { path: 'optimizations/new', action: 'Run optimisation' },
   { path: 'walkforwards/new', action: 'Run walk-forward' },
   { path: 'members', action: 'Create invitation link' },
+  { path: 'credentials', action: 'Add credential' },
 ]
 
 async function workspaceUrl(page: Page): Promise<string> {

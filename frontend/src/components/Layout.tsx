@@ -11,6 +11,7 @@ const NAV = [
   ['optimizations', 'Optimisations'],
   ['walkforwards', 'Walk-forward'],
   ['members', 'Members'],
+  ['credentials', 'Credentials'],
 ] as const
 
 export function Layout() {

@@ -1,6 +1,7 @@
 // Routes of the research pages. `researchRoutes` are relative to /w/:ws/ (datasets,
 // strategies, members); `researchTopRoutes` are absolute, behind the session check but
 // outside a workspace (accepting an invitation).
+import { CredentialsPage } from '../pages/research/Credentials'
 import type { RouteObject } from 'react-router'
 import { DatasetDetailPage, DatasetsPage } from '../pages/research/Datasets'
 import { InviteAcceptPage, MembersPage } from '../pages/research/Members'
@@ -14,6 +15,7 @@ export const researchRoutes: RouteObject[] = [
   { path: 'strategies/new', element: <NewStrategyPage /> },
   { path: 'strategies/:id', element: <StrategyDetailPage /> },
   { path: 'members', element: <MembersPage /> },
+  { path: 'credentials', element: <CredentialsPage /> },
 ]
 
 export const researchTopRoutes: RouteObject[] = [{ path: '/invite/:token', element: <InviteAcceptPage /> }]

@@ -193,7 +193,6 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             return match s.accounts.api_token_in(&token, ws.as_deref()).await {
                 Ok((user, scopes, role)) => {
                     scope_allows(&scopes, &parts.method)?;
-                    let _ = s.accounts.touch_api_token(&token).await;
                     Ok(Self {
                         user,
                         token,

@@ -649,7 +649,7 @@ impl Accounts {
         workspace_id: Option<&str>,
     ) -> Result<(User, Vec<String>, Option<Role>), StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.is_admin, u.created_at, t.scopes, m.role
+            "SELECT u.id, u.email, u.is_admin, u.created_at, t.scopes, t.last_used_at, m.role
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              LEFT JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $2
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
@@ -661,6 +661,12 @@ impl Accounts {
         .ok_or(StoreError::NotFound)?;
         let scopes: String = row.try_get("scopes")?;
         let role: Option<String> = row.try_get("role")?;
+        // "Last used" is kept to the minute, so the write happens once a minute per token,
+        // not on every authenticated read.
+        let last_used: Option<i64> = row.try_get("last_used_at")?;
+        if last_used.is_none_or(|t| t < now_ms() - 60_000) {
+            self.touch_api_token(token).await?;
+        }
         Ok((
             user_of(&row)?,
             scopes.split_whitespace().map(String::from).collect(),
@@ -930,8 +936,8 @@ impl Accounts {
         Ok(inv)
     }
 
-    /// Records that an API token was used (at most once a minute per token, to keep reads
-    /// cheap).
+    /// Records that an API token was used ([`Accounts::api_token_in`] calls it when the
+    /// recorded time is more than a minute old).
     ///
     /// # Errors
     /// A database error.

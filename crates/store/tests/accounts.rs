@@ -139,6 +139,16 @@ async fn sessions_and_api_tokens_are_stored_hashed() {
                 vec!["read".to_string(), "trade".to_string()]
             )
         );
+        // Using the token records it (to the minute); a second use within the minute does not
+        // write again.
+        let used = acc.api_tokens(&alice.id).await.unwrap()[0]
+            .last_used_at
+            .unwrap();
+        acc.api_token("api-secret").await.unwrap();
+        assert_eq!(
+            acc.api_tokens(&alice.id).await.unwrap()[0].last_used_at,
+            Some(used)
+        );
         acc.revoke_api_token(&alice.id, &id).await.unwrap();
         assert!(matches!(
             acc.api_token("api-secret").await,

@@ -59,13 +59,9 @@ impl OptimizeRequest {
     /// # Errors
     /// [`JobError::Invalid`] naming the field at fault; [`JobError::Transient`] for I/O.
     pub(crate) fn prepare(&self, dir: &Path, threads: usize) -> Result<PreparedSearch, JobError> {
-        let checked = self.run.check(dir)?;
-        let (dims, cfg) = self.search(&checked.spec, threads)?;
-        Ok(PreparedSearch {
-            run: self.run.prepare(dir)?,
-            dims,
-            cfg,
-        })
+        let run = self.run.prepare(dir)?;
+        let (dims, cfg) = self.search(run.parts().0, threads)?;
+        Ok(PreparedSearch { run, dims, cfg })
     }
 
     /// Checks everything without reading the bars.

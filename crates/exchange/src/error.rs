@@ -22,6 +22,9 @@ pub enum ErrorKind {
     Network,
     /// The venue does not know the order (already done, cancelled or never placed).
     UnknownOrder,
+    /// An order with this client order id already exists at the venue: look it up instead of
+    /// placing it again.
+    DuplicateOrder,
     /// Anything else the venue said.
     Other,
 }
@@ -94,6 +97,7 @@ impl ExchangeError {
             (_, Some(-2010)) if lower.contains("insufficient balance") => {
                 ErrorKind::InsufficientFunds
             }
+            (_, Some(-2010)) if lower.contains("duplicate order") => ErrorKind::DuplicateOrder,
             (_, Some(-2011 | -2013)) => ErrorKind::UnknownOrder,
             (_, Some(-2014 | -2015 | -1022 | -1021 | -1002)) => ErrorKind::Auth,
             (_, Some(-1000 | -1001 | -1006 | -1007 | -1008)) => ErrorKind::Unavailable,

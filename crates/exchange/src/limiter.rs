@@ -85,6 +85,13 @@ impl RateLimiter {
         Self::default()
     }
 
+    /// The process-wide limiter: every venue client built with the default configuration
+    /// shares it, so all bots and users behind one IP draw from the same budgets.
+    pub fn global() -> Self {
+        static GLOBAL: std::sync::OnceLock<RateLimiter> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Self::new).clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bucket>> {
         self.buckets
             .lock()

@@ -1,0 +1,16 @@
+//! alpaca adapter (being written).
+
+use crate::api::{Exchange, VenueConfig};
+use crate::error::ExchangeError;
+
+/// Builds the alpaca adapter.
+///
+/// # Errors
+/// Not available yet.
+pub fn connect(cfg: VenueConfig) -> Result<Box<dyn Exchange>, ExchangeError> {
+    drop(cfg);
+    Err(ExchangeError::protocol(
+        "alpaca",
+        "the alpaca adapter is not built yet",
+    ))
+}

@@ -1,0 +1,16 @@
+//! binance adapter (being written).
+
+use crate::api::{Exchange, VenueConfig};
+use crate::error::ExchangeError;
+
+/// Builds the binance adapter.
+///
+/// # Errors
+/// Not available yet.
+pub fn connect(cfg: VenueConfig) -> Result<Box<dyn Exchange>, ExchangeError> {
+    drop(cfg);
+    Err(ExchangeError::protocol(
+        "binance",
+        "the binance adapter is not built yet",
+    ))
+}

@@ -1,0 +1,1 @@
+//! A local alpaca server (being written).

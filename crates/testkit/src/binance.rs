@@ -1,0 +1,1 @@
+//! A local binance server (being written).

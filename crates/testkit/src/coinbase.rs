@@ -1,0 +1,1 @@
+//! A local coinbase server (being written).

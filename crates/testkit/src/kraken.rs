@@ -1,0 +1,1 @@
+//! A local kraken server (being written).

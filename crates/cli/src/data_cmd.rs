@@ -39,6 +39,32 @@ pub(crate) enum DataCommand {
     Export(ExportArgs),
     /// Delete a stored series.
     Rm(SeriesArgs),
+    /// Download closed candles from a venue into the store: paged, rate-limited, resumable
+    /// (running it again continues after the last stored bar).
+    Download(DownloadArgs),
+}
+
+/// Arguments of `skeet data download`.
+#[derive(Debug, Args)]
+pub(crate) struct DownloadArgs {
+    /// Venue: binance, kraken, coinbase or alpaca.
+    #[arg(long)]
+    venue: String,
+    /// Unified symbol, e.g. BTC/USDT or AAPL/USD.
+    #[arg(long)]
+    symbol: String,
+    /// Timeframe, e.g. 1m, 1h, 1d.
+    #[arg(long)]
+    timeframe: String,
+    /// First bar's open time (date or RFC 3339).
+    #[arg(long)]
+    since: String,
+    /// Stop before this time (date or RFC 3339); now when absent.
+    #[arg(long)]
+    until: Option<String>,
+    /// Endpoint override (testnet, sandbox or a local test server).
+    #[arg(long)]
+    base_url: Option<String>,
 }
 
 /// Arguments of `skeet data import`.
@@ -186,6 +212,7 @@ pub(crate) fn run(data_dir: &Path, cmd: DataCommand) -> anyhow::Result<()> {
         DataCommand::Inspect(args) => run_inspect(&store, &args),
         DataCommand::Resample(args) => run_resample(&store, &args),
         DataCommand::Export(args) => run_export(&store, &args),
+        DataCommand::Download(args) => run_download(&store, &args),
         DataCommand::Rm(args) => {
             let key = resolve(&store, &args.symbol, &args.timeframe, args.venue.as_deref())?;
             store.remove(&key)?;
@@ -193,6 +220,55 @@ pub(crate) fn run(data_dir: &Path, cmd: DataCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn run_download(store: &MarketStore, args: &DownloadArgs) -> anyhow::Result<()> {
+    use skeet_worker::download::{DownloadRequest, download};
+    let req = DownloadRequest {
+        venue: args.venue.clone(),
+        symbol: args.symbol.clone(),
+        timeframe: args.timeframe.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        base_url: args.base_url.clone(),
+    };
+    let cfg = skeet_exchange::VenueConfig {
+        base_url: args.base_url.clone(),
+        credentials: crate::exchange_cmd::env_credentials(&args.venue)?,
+        ..skeet_exchange::VenueConfig::default()
+    };
+    let ex = skeet_exchange::connect(&args.venue, cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let bar = output::progress(1000, "download");
+    let mut on_progress = |f: f64| bar.set_position((f * 1000.0).round() as u64);
+    let report = rt.block_on(download(
+        &*ex,
+        store,
+        &req,
+        skeet_exchange::now_ms(),
+        &mut on_progress,
+    ));
+    bar.finish_and_clear();
+    let report = report?;
+    let from = UnixNanos::from_millis(report.started_at_ms)
+        .map_or_else(String::new, UnixNanos::to_rfc3339);
+    output::line(format!(
+        "downloaded {} new bars into {} ({} pages{}, from {from}); the series has {} bars",
+        report.added,
+        report.series,
+        report.pages,
+        if report.resumed {
+            ", resumed after the stored bars"
+        } else {
+            ""
+        },
+        report.total
+    ));
+    Ok(())
 }
 
 /// Shows an indicatif bar for the library's progress updates.

@@ -8,6 +8,7 @@ mod backtest_cmd;
 mod bench_cmd;
 mod data_cmd;
 mod demo_cmd;
+mod exchange_cmd;
 mod indicators_cmd;
 mod monte_carlo_args;
 mod optimize_cmd;
@@ -64,6 +65,9 @@ enum Command {
     /// The credential vault: rotate the master key.
     #[command(subcommand)]
     Vault(serve_cmd::VaultCommand),
+    /// Talk to a venue: markets, ticker, book, candles, balances, orders (like ccxt's CLI).
+    #[command(subcommand)]
+    Exchange(exchange_cmd::ExchangeCommand),
     /// Measure a running `skeet serve` from outside (websocket fan-out latency).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => serve_cmd::user(&cli.data_dir, &cmd),
         Command::Vault(cmd) => serve_cmd::vault(&cli.data_dir, &cmd),
         Command::Bench(cmd) => bench_cmd::run(&cmd),
+        Command::Exchange(cmd) => exchange_cmd::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

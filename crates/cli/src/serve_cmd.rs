@@ -44,6 +44,11 @@ pub(crate) struct ServeArgs {
     /// the API only).
     #[arg(long, env = "SKEET_UI_DIR")]
     ui_dir: Option<PathBuf>,
+    /// Reach a venue at another endpoint (testnet, sandbox, local test server):
+    /// `venue=URL`, repeatable or comma-separated. Applies to the market browser, "test
+    /// connection" and downloads; users cannot choose endpoints themselves.
+    #[arg(long = "venue-url", env = "SKEET_VENUE_URLS", value_delimiter = ',')]
+    venue_urls: Vec<String>,
     /// How often the websocket's job watcher reads job changes, in milliseconds.
     #[arg(long, default_value_t = 50, hide = true)]
     watch_ms: u64,
@@ -160,6 +165,8 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             args.secure_cookies,
             validate,
             keys,
+            skeet_server::venues::VenueSettings::parse(&args.venue_urls)
+                .map_err(|e| anyhow::anyhow!("--venue-url: {e}"))?,
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(skeet_server::watch_jobs(

@@ -223,7 +223,7 @@ impl BacktestBody {
 
 /// Checks a payload with the workers' validation (off the async threads: it reads the
 /// store's directory), queues it, and wakes the in-process workers and the job watcher.
-async fn queue(
+pub(crate) async fn queue(
     s: &AppState,
     caller: &Caller,
     ws: &str,

@@ -30,6 +30,7 @@ mod metrics_layer;
 mod strategies;
 mod totp;
 mod ui;
+pub mod venues;
 mod workspaces;
 mod ws;
 
@@ -75,6 +76,8 @@ pub struct AppState {
     pub strategies: Strategies,
     /// Exchange credentials, sealed.
     pub vault: skeet_store::vault::Vault,
+    /// Where venues are reached (operator overrides) and the live tickers running.
+    pub venues: venues::VenueSettings,
     /// Websocket clients and their subscriptions.
     pub hub: Arc<Hub>,
     /// The data directory (workspace market stores under `workspaces/`).
@@ -113,6 +116,7 @@ impl AppState {
         secure_cookies: bool,
         validate: Validator,
         master_keys: skeet_store::vault::MasterKeys,
+        venues: venues::VenueSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
@@ -120,6 +124,7 @@ impl AppState {
             datasets: Datasets::new(db.clone()),
             strategies: Strategies::new(db.clone()),
             vault: skeet_store::vault::Vault::new(db.clone(), master_keys),
+            venues,
             hub: Arc::new(Hub::default()),
             db,
             data_dir,
@@ -229,6 +234,11 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(workspaces::accept))
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::delete))
+        .routes(routes!(venues::test_credential))
+        .routes(routes!(venues::list))
+        .routes(routes!(venues::markets))
+        .routes(routes!(venues::ticker))
+        .routes(routes!(venues::download))
         .routes(routes!(datasets::list))
         .routes(routes!(datasets::get, datasets::delete))
         .routes(routes!(datasets::generate_dataset))

@@ -131,6 +131,11 @@ impl Hub {
         }
     }
 
+    /// How many clients are subscribed to `channel`.
+    pub fn subscribers(&self, channel: &str) -> usize {
+        self.lock().index.get(channel).map_or(0, HashSet::len)
+    }
+
     /// Sends `text` to every subscriber of `channel` without waiting; subscribers whose
     /// queue is full are dropped. Returns how many got it.
     pub fn publish(&self, channel: &str, text: &Utf8Bytes) -> usize {
@@ -305,6 +310,10 @@ pub(crate) async fn upgrade(
 
 /// Checks that `user` may see `channel`.
 async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiError> {
+    if crate::venues::ticker_channel(channel).is_some() {
+        // Public market data: any signed-in user may watch it.
+        return Ok(());
+    }
     let workspace = if let Some(ws) = channel.strip_prefix("workspace:") {
         ws.to_string()
     } else if let Some(job) = channel.strip_prefix("job:") {
@@ -315,7 +324,7 @@ async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiEr
             .workspace_id
     } else {
         return Err(ApiError::bad_request(
-            "channels are workspace:{id} and job:{id}",
+            "channels are workspace:{id}, job:{id} and ticker:{venue}:{BASE/QUOTE}",
         ));
     };
     match s.accounts.role(user_id, &workspace).await? {
@@ -365,6 +374,7 @@ async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
                             match allowed(&s, &caller.user.id, &channel).await {
                                 Ok(()) => {
                                     s.hub.subscribe(id, &channel);
+                                    crate::venues::watch_ticker(&s, &channel);
                                     serde_json::json!({"type": "subscribed", "channel": channel}).to_string()
                                 }
                                 Err(e) => error_text(e.code, &e.message, Some(&channel)),

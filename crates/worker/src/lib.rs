@@ -13,6 +13,7 @@
 
 mod backtest;
 mod cache;
+pub mod download;
 mod optimize;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ pub use backtest::{BacktestRequest, JobError};
 pub use optimize::{MAX_TRIALS, OptimizeRequest, WalkForwardRequest};
 
 /// Job kinds this worker runs.
-pub const KINDS: &[&str] = &["backtest", "optimize", "walkforward"];
+pub const KINDS: &[&str] = &["backtest", "optimize", "walkforward", "download"];
 
 /// Checks a job payload of `kind` against the workspace directory `dir` before it is
 /// queued, with the same code that runs it.
@@ -51,6 +52,7 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
                 .map_err(|e| format!("request body: {e}"))?;
             req.validate(dir).map_err(|e| e.to_string())
         }
+        "download" => download::validate(payload),
         other => Err(format!("no worker runs '{other}' jobs")),
     }
 }
@@ -65,6 +67,7 @@ fn execute(
         "backtest" => backtest::execute(payload, dir),
         "optimize" => optimize::execute(payload, dir, progress),
         "walkforward" => optimize::execute_walkforward(payload, dir, progress),
+        "download" => download::execute(payload, dir, progress),
         other => Err(JobError::Invalid(format!("no worker runs '{other}' jobs"))),
     }
 }

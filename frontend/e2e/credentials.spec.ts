@@ -8,7 +8,7 @@ test('an owner adds a credential and only its masked key is ever shown', async (
   const errors = watchErrors(page)
   const { email, password } = demoLogin()
   await signIn(page, email, password)
-  await page.getByRole('link', { name: 'Credentials' }).click()
+  await page.getByRole('link', { name: 'Exchange accounts' }).click()
   await expect(page.getByText('No credentials yet')).toBeVisible()
   await page.getByLabel('Venue').selectOption('kraken')
   await page.getByLabel('Label').fill('desk')

@@ -111,6 +111,89 @@ fn venue_error(e: &ExchangeError) -> ApiError {
     }
 }
 
+/// A market and its trading rules (decimals as strings, exact).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MarketView {
+    /// Unified symbol, `BASE/QUOTE`.
+    symbol: String,
+    /// The venue's own name for it.
+    venue_symbol: String,
+    /// Base asset.
+    base: String,
+    /// Quote asset.
+    quote: String,
+    /// `trading`, `halted` or `closed`.
+    status: String,
+    /// Price increment.
+    tick_size: String,
+    /// Quantity increment.
+    step_size: String,
+    /// Smallest quantity.
+    min_qty: String,
+    /// Smallest order value in the quote asset.
+    min_notional: String,
+}
+
+impl From<skeet_exchange::Market> for MarketView {
+    fn from(m: skeet_exchange::Market) -> Self {
+        Self {
+            status: format!("{:?}", m.status).to_lowercase(),
+            tick_size: m.tick_size.normalize().to_string(),
+            step_size: m.step_size.normalize().to_string(),
+            min_qty: m.min_qty.normalize().to_string(),
+            min_notional: m.min_notional.normalize().to_string(),
+            symbol: m.symbol,
+            venue_symbol: m.venue_symbol,
+            base: m.base,
+            quote: m.quote,
+        }
+    }
+}
+
+/// Best prices and the last trade (decimals as strings).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TickerView {
+    /// Unified symbol.
+    symbol: String,
+    /// Best bid.
+    bid: Option<String>,
+    /// Best ask.
+    ask: Option<String>,
+    /// Last price.
+    last: Option<String>,
+    /// 24 h base volume, when the venue reports it.
+    volume_24h: Option<String>,
+    /// Venue time (ms; 0 when the venue gives none).
+    ts_ms: i64,
+}
+
+impl From<skeet_exchange::Ticker> for TickerView {
+    fn from(t: skeet_exchange::Ticker) -> Self {
+        let s = |d: Option<rust_decimal::Decimal>| d.map(|d| d.normalize().to_string());
+        Self {
+            symbol: t.symbol,
+            bid: s(t.bid),
+            ask: s(t.ask),
+            last: s(t.last),
+            volume_24h: s(t.volume_24h),
+            ts_ms: t.ts_ms,
+        }
+    }
+}
+
+/// What an API key may do.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PermissionsView {
+    /// Read balances and orders.
+    read: bool,
+    /// Place and cancel orders.
+    trade: bool,
+    /// Withdraw funds (a bot's key should not).
+    withdraw: bool,
+    /// Restricted to whitelisted IPs (`null`: the venue does not say).
+    ip_restricted: Option<bool>,
+}
+
 /// A venue the server can reach.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct VenueInfo {
@@ -136,7 +219,7 @@ pub(crate) async fn list(State(s): State<Arc<AppState>>, _caller: Caller) -> imp
 
 #[utoipa::path(get, path = "/api/venues/{venue}/markets", tag = "venues",
     params(("venue" = String, Path, description = "Venue name")),
-    responses((status = 200, body = Object, description = "Markets with their trading rules"), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    responses((status = 200, body = [MarketView], description = "Markets with their trading rules"), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub(crate) async fn markets(
     State(s): State<Arc<AppState>>,
     _caller: Caller,
@@ -144,7 +227,12 @@ pub(crate) async fn markets(
 ) -> Result<impl IntoResponse, ApiError> {
     let ex = s.venues.connect(&venue)?;
     let markets = ex.markets().await.map_err(|e| venue_error(&e))?;
-    Ok(axum::Json(markets))
+    Ok(axum::Json(
+        markets
+            .into_iter()
+            .map(MarketView::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Which symbol.
@@ -156,7 +244,7 @@ pub(crate) struct SymbolQuery {
 
 #[utoipa::path(get, path = "/api/venues/{venue}/ticker", tag = "venues",
     params(("venue" = String, Path, description = "Venue name"), SymbolQuery),
-    responses((status = 200, body = Object, description = "Best bid, ask and last price"), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+    responses((status = 200, body = TickerView, description = "Best bid, ask and last price"), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub(crate) async fn ticker(
     State(s): State<Arc<AppState>>,
     _caller: Caller,
@@ -165,7 +253,7 @@ pub(crate) async fn ticker(
 ) -> Result<impl IntoResponse, ApiError> {
     let ex = s.venues.connect(&venue)?;
     let t = ex.ticker(&q.symbol).await.map_err(|e| venue_error(&e))?;
-    Ok(axum::Json(t))
+    Ok(axum::Json(TickerView::from(t)))
 }
 
 /// What "test connection" found.
@@ -174,8 +262,7 @@ pub(crate) struct TestResult {
     /// The key worked.
     ok: bool,
     /// What the key may do (when it worked).
-    #[schema(value_type = Object)]
-    permissions: Option<skeet_exchange::Permissions>,
+    permissions: Option<PermissionsView>,
     /// Things to fix (withdrawal rights, no trade rights, no IP restriction).
     warnings: Vec<String>,
     /// Why it failed (when it did): the venue's answer.
@@ -226,7 +313,12 @@ pub(crate) async fn test_credential(
             }
             TestResult {
                 ok: true,
-                permissions: Some(p),
+                permissions: Some(PermissionsView {
+                    read: p.read,
+                    trade: p.trade,
+                    withdraw: p.withdraw,
+                    ip_restricted: p.ip_restricted,
+                }),
                 warnings,
                 error: None,
             }
@@ -320,7 +412,7 @@ pub(crate) fn watch_ticker(s: &Arc<AppState>, channel: &str) {
             let Some(ex) = &ex else { break };
             let text = match ex.ticker(&symbol).await {
                 Ok(t) => {
-                    serde_json::json!({"type": "event", "channel": channel, "event": "ticker", "data": t})
+                    serde_json::json!({"type": "event", "channel": channel, "event": "ticker", "data": TickerView::from(t)})
                 }
                 Err(e) => {
                     serde_json::json!({"type": "event", "channel": channel, "event": "ticker_error", "data": {"message": e.to_string()}})

@@ -212,6 +212,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/venues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/venues/{venue}/markets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["markets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/venues/{venue}/ticker": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ticker"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workspaces": {
         parameters: {
             query?: never;
@@ -340,6 +388,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{ws}/credentials/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["test_credential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workspaces/{ws}/datasets": {
         parameters: {
             query?: never;
@@ -414,6 +478,22 @@ export interface paths {
         get: operations["candles"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{ws}/downloads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["download"];
         delete?: never;
         options?: never;
         head?: never;
@@ -904,6 +984,19 @@ export interface components {
             /** Format: int64 */
             offset: number;
         };
+        /** @description A candle download to run as a job. */
+        DownloadBody: {
+            /** @description First bar's open time (date or RFC 3339). */
+            since: string;
+            /** @description Unified symbol, e.g. `BTC/USDT`. */
+            symbol: string;
+            /** @description Timeframe, e.g. `1m`, `1h`. */
+            timeframe: string;
+            /** @description Stop before this time; now when absent. */
+            until?: string | null;
+            /** @description Venue name. */
+            venue: string;
+        };
         /** @description The error body every endpoint answers with when something is wrong. */
         ErrorBody: {
             /**
@@ -1067,6 +1160,27 @@ export interface components {
             role: components["schemas"]["Role"];
             workspace_id: string;
         };
+        /** @description A market and its trading rules (decimals as strings, exact). */
+        MarketView: {
+            /** @description Base asset. */
+            base: string;
+            /** @description Smallest order value in the quote asset. */
+            min_notional: string;
+            /** @description Smallest quantity. */
+            min_qty: string;
+            /** @description Quote asset. */
+            quote: string;
+            /** @description `trading`, `halted` or `closed`. */
+            status: string;
+            /** @description Quantity increment. */
+            step_size: string;
+            /** @description Unified symbol, `BASE/QUOTE`. */
+            symbol: string;
+            /** @description Price increment. */
+            tick_size: string;
+            /** @description The venue's own name for it. */
+            venue_symbol: string;
+        };
         /** @description Who is signed in, and their workspaces. */
         Me: {
             /** @description Two-factor sign-in is on. */
@@ -1171,6 +1285,17 @@ export interface components {
             current_password: string;
             /** @description The new one, at least 10 characters. */
             new_password: string;
+        };
+        /** @description What an API key may do. */
+        PermissionsView: {
+            /** @description Restricted to whitelisted IPs (`null`: the venue does not say). */
+            ip_restricted?: boolean | null;
+            /** @description Read balances and orders. */
+            read: boolean;
+            /** @description Place and cancel orders. */
+            trade: boolean;
+            /** @description Withdraw funds (a bot's key should not). */
+            withdraw: boolean;
         };
         /** @description Readiness. */
         Ready: {
@@ -1282,6 +1407,34 @@ export interface components {
             /** @description Its spec. */
             spec: unknown;
         };
+        /** @description What "test connection" found. */
+        TestResult: {
+            /** @description Why it failed (when it did): the venue's answer. */
+            error?: string | null;
+            /** @description The key worked. */
+            ok: boolean;
+            permissions?: components["schemas"]["PermissionsView"] | null;
+            /** @description Things to fix (withdrawal rights, no trade rights, no IP restriction). */
+            warnings: string[];
+        };
+        /** @description Best prices and the last trade (decimals as strings). */
+        TickerView: {
+            /** @description Best ask. */
+            ask?: string | null;
+            /** @description Best bid. */
+            bid?: string | null;
+            /** @description Last price. */
+            last?: string | null;
+            /** @description Unified symbol. */
+            symbol: string;
+            /**
+             * Format: int64
+             * @description Venue time (ms; 0 when the venue gives none).
+             */
+            ts_ms: number;
+            /** @description 24 h base volume, when the venue reports it. */
+            volume_24h?: string | null;
+        };
         /** @description A code from the authenticator app. */
         TotpCode: {
             /** @description The 6-digit code. */
@@ -1334,6 +1487,13 @@ export interface components {
             valid: boolean;
             /** @description Bars needed before the first signal can fire with the default parameters, when valid. */
             warmup_bars?: number | null;
+        };
+        /** @description A venue the server can reach. */
+        VenueInfo: {
+            /** @description Whether the operator pointed it at another endpoint (testnet, sandbox). */
+            custom_endpoint: boolean;
+            /** @description Name. */
+            name: string;
         };
         /** @description A walk-forward analysis to run. */
         WalkForwardBody: {
@@ -1838,6 +1998,114 @@ export interface operations {
             };
         };
     };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VenueInfo"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    markets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Venue name */
+                venue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Markets with their trading rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketView"][];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ticker: {
+        parameters: {
+            query: {
+                /** @description Unified symbol, e.g. `BTC/USDT`. */
+                symbol: string;
+            };
+            header?: never;
+            path: {
+                /** @description Venue name */
+                venue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Best bid, ask and last price */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TickerView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create: {
         parameters: {
             query?: never;
@@ -2256,6 +2524,47 @@ export interface operations {
             };
         };
     };
+    test_credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Credential id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome; a key the venue refuses is `ok: false` with its answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list: {
         parameters: {
             query?: {
@@ -2518,6 +2827,57 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownloadBody"];
+            };
+        };
+        responses: {
+            /** @description Queued; the bars land in the workspace's market store */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,7 +11,8 @@ const NAV = [
   ['optimizations', 'Optimisations'],
   ['walkforwards', 'Walk-forward'],
   ['members', 'Members'],
-  ['credentials', 'Credentials'],
+  ['markets', 'Markets'],
+  ['credentials', 'Exchange accounts'],
 ] as const
 
 export function Layout() {

@@ -4,6 +4,7 @@
 import { CredentialsPage } from '../pages/research/Credentials'
 import type { RouteObject } from 'react-router'
 import { DatasetDetailPage, DatasetsPage } from '../pages/research/Datasets'
+import { MarketsPage } from '../pages/research/Markets'
 import { InviteAcceptPage, MembersPage } from '../pages/research/Members'
 import { NewStrategyPage, StrategiesPage } from '../pages/research/Strategies'
 import { StrategyDetailPage } from '../pages/research/StrategyDetail'
@@ -16,6 +17,7 @@ export const researchRoutes: RouteObject[] = [
   { path: 'strategies/:id', element: <StrategyDetailPage /> },
   { path: 'members', element: <MembersPage /> },
   { path: 'credentials', element: <CredentialsPage /> },
+  { path: 'markets', element: <MarketsPage /> },
 ]
 
 export const researchTopRoutes: RouteObject[] = [{ path: '/invite/:token', element: <InviteAcceptPage /> }]

@@ -1,14 +1,44 @@
-// Exchange credentials of the workspace. Owners add and remove them; everyone sees them
-// masked. A secret is sent once, cleared from the form at once, and never shown again: the
+// Exchange accounts (credentials) of the workspace. Owners add and remove them; owners and
+// traders can test one (the server asks the venue what the key may do and warns about
+// withdrawal rights); everyone sees them masked. A secret is sent once, cleared from the form at once, and never shown again: the
 // server keeps it sealed in the vault and answers with the masked API key only.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState, type FormEvent } from 'react'
 import { api, type Schemas } from '../../api/client'
-import { Button, Card, EmptyState, ErrorBox, Field, Input, PageTitle, Select, Spinner } from '../../components/ui'
+import { Badge, Button, Card, EmptyState, ErrorBox, Field, Input, PageTitle, Select, Spinner } from '../../components/ui'
 import { formatTime } from '../../lib/format'
 import { useWorkspace, useWsBase } from '../../session'
 
 type Credential = Schemas['Credential']
+type TestResult = Schemas['TestResult']
+
+function TestOutcome({ result }: { result: TestResult }) {
+  if (!result.ok) {
+    return (
+      <div className="mt-1 text-xs text-red-300" role="status">
+        Connection failed: {result.error}
+      </div>
+    )
+  }
+  const p = result.permissions
+  return (
+    <div className="mt-1 flex flex-wrap items-center gap-1 text-xs" role="status">
+      <Badge tone="green">connected</Badge>
+      {p && (
+        <>
+          <Badge tone={p.read ? 'sky' : 'slate'}>{p.read ? 'read' : 'no read'}</Badge>
+          <Badge tone={p.trade ? 'sky' : 'amber'}>{p.trade ? 'trade' : 'no trade'}</Badge>
+          <Badge tone={p.withdraw ? 'red' : 'slate'}>{p.withdraw ? 'withdraw enabled' : 'no withdraw'}</Badge>
+        </>
+      )}
+      {result.warnings.map((w) => (
+        <span key={w} className="basis-full text-amber-300">
+          ⚠ {w}
+        </span>
+      ))}
+    </div>
+  )
+}
 
 const VENUES = ['binance', 'kraken', 'coinbase', 'alpaca'] as const
 
@@ -41,6 +71,12 @@ export function CredentialsPage() {
     // The secret leaves the page whatever the answer.
     onSettled: () => setApiSecret(''),
   })
+  const [tested, setTested] = useState<Record<string, TestResult>>({})
+  const canUse = ws.role === 'owner' || ws.role === 'trader'
+  const test = useMutation({
+    mutationFn: (id: string) => api.post<TestResult>(`${base}/credentials/${id}/test`, {}),
+    onSuccess: (r, id) => setTested((t) => ({ ...t, [id]: r })),
+  })
   const remove = useMutation({
     mutationFn: (id: string) => api.del(`${base}/credentials/${id}`),
     onSettled: () => qc.invalidateQueries({ queryKey: key }),
@@ -51,7 +87,7 @@ export function CredentialsPage() {
   }
   return (
     <div>
-      <PageTitle>Exchange credentials</PageTitle>
+      <PageTitle>Exchange accounts</PageTitle>
       <p className="mb-4 max-w-3xl text-sm text-slate-400">
         API keys your bots trade with. Secrets are encrypted in the vault and never shown again, not even to owners; the
         list shows the API key masked. Give keys trading permission only, never withdrawals.
@@ -61,7 +97,7 @@ export function CredentialsPage() {
           Only owners add and remove credentials. You are {ws.role === 'analyst' ? 'an' : 'a'} {ws.role} here.
         </p>
       )}
-      <ErrorBox error={remove.error} />
+      <ErrorBox error={remove.error ?? test.error} />
       {list.isPending ? (
         <Spinner />
       ) : list.error ? (
@@ -77,7 +113,7 @@ export function CredentialsPage() {
                 <th className="px-3 py-2">Venue</th>
                 <th className="px-3 py-2">API key</th>
                 <th className="px-3 py-2">Added (UTC)</th>
-                {ws.isOwner && (
+                {canUse && (
                   <th className="px-3 py-2">
                     <span className="sr-only">Actions</span>
                   </th>
@@ -87,12 +123,19 @@ export function CredentialsPage() {
             <tbody>
               {list.data.map((c) => (
                 <tr key={c.id} className="border-t border-slate-800">
-                  <td className="px-3 py-2 font-medium text-slate-100">{c.label}</td>
+                  <td className="px-3 py-2 font-medium text-slate-100">
+                    {c.label}
+                    {tested[c.id] && <TestOutcome result={tested[c.id]} />}
+                  </td>
                   <td className="px-3 py-2">{c.venue}</td>
                   <td className="px-3 py-2 font-mono text-slate-300">{c.api_key_masked}</td>
                   <td className="num whitespace-nowrap px-3 py-2 text-slate-400">{formatTime(c.created_at)}</td>
-                  {ws.isOwner && (
-                    <td className="px-3 py-2 text-right">
+                  {canUse && (
+                    <td className="whitespace-nowrap px-3 py-2 text-right">
+                      <Button variant="ghost" disabled={test.isPending && test.variables === c.id} onClick={() => test.mutate(c.id)}>
+                        {test.isPending && test.variables === c.id ? 'Testing…' : 'Test connection'}
+                      </Button>
+                      {ws.isOwner && (
                       <Button
                         variant="ghost"
                         onClick={() => {
@@ -101,6 +144,7 @@ export function CredentialsPage() {
                       >
                         Remove
                       </Button>
+                      )}
                     </td>
                   )}
                 </tr>

@@ -149,6 +149,15 @@ async fn deliver(tx: &Tx, seen: &mut Seen, events: Vec<StreamEvent>) -> bool {
     true
 }
 
+/// The text of a text or binary frame (binary frames decoded as UTF-8, lossily).
+fn frame_text(msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> String {
+    match msg {
+        Some(Ok(Message::Text(t))) => t.as_str().to_string(),
+        Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    }
+}
+
 fn jittered(base: Duration) -> Duration {
     let mut b = [0u8; 2];
     let r = if getrandom::fill(&mut b).is_ok() {
@@ -272,7 +281,9 @@ async fn run(mut session: impl WsSession, opts: StreamOptions, tx: Tx) {
                 msg = ws.next() => {
                     last_seen = Instant::now();
                     match msg {
-                        Some(Ok(Message::Text(t))) => match session.parse(t.as_str()) {
+                        // Some venues (Alpaca's paper trade updates) send JSON in binary
+                        // frames: read them as text too, or their events would be lost.
+                        Some(Ok(Message::Text(_) | Message::Binary(_))) => match session.parse(&frame_text(msg)) {
                             Ok(events) => {
                                 if !deliver(&tx, &mut seen, events).await {
                                     return;

@@ -76,6 +76,10 @@ pub struct ServerConfig {
     pub api_key: String,
     /// HMAC secret.
     pub api_secret: String,
+    /// When above zero, BTCUSDT 1m klines are this many generated closed bars ending at the
+    /// current minute (a deterministic random walk from 30,000) instead of the recorded
+    /// ones: enough history for paged downloads and backtests.
+    pub history_bars: usize,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +87,7 @@ impl Default for ServerConfig {
         Self {
             api_key: API_KEY.to_string(),
             api_secret: API_SECRET.to_string(),
+            history_bars: 0,
         }
     }
 }
@@ -169,6 +174,45 @@ struct Server {
 }
 
 type Answer = (StatusCode, Value);
+
+/// `n` closed 1m klines ending before the minute of `now_ms`, in Binance's row format: a
+/// deterministic random walk (same bars for the same minute) around 30,000.
+fn generated_klines(n: usize, now_ms: i64) -> Vec<Value> {
+    let minute = 60_000;
+    let first = (now_ms.div_euclid(minute) - i64::try_from(n).unwrap_or(0)) * minute;
+    let mut state: u64 = 0x5eed_0001;
+    let mut next = || {
+        // xorshift64: reproducible without a dependency.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        Decimal::from(state % 2001) - Decimal::from(1000)
+    };
+    let mut close = Decimal::from(30_000);
+    (0..n)
+        .map(|i| {
+            let open_ms = first + i64::try_from(i).unwrap_or(0) * minute;
+            let open = close;
+            close = (open + next() / Decimal::from(20)).max(Decimal::from(1000));
+            let high = open.max(close) + Decimal::from(3);
+            let low = open.min(close) - Decimal::from(3);
+            json!([
+                open_ms,
+                fmt8(open),
+                fmt8(high),
+                fmt8(low),
+                fmt8(close),
+                "1.50000000",
+                open_ms + minute - 1,
+                fmt8(close * Decimal::new(15, 1)),
+                10,
+                "0.75000000",
+                fmt8(close * Decimal::new(75, 2)),
+                "0"
+            ])
+        })
+        .collect()
+}
 
 fn err(status: StatusCode, code: i64, msg: &str) -> Answer {
     (status, json!({ "code": code, "msg": msg }))
@@ -299,9 +343,13 @@ impl Server {
                 rules.insert(name.to_string(), r);
             }
         }
-        let klines = match crate::recorded("binance/klines_btcusdt_1m.json") {
-            Value::Array(rows) => rows,
-            _ => Vec::new(),
+        let klines = if cfg.history_bars > 0 {
+            generated_klines(cfg.history_bars, wall_ms())
+        } else {
+            match crate::recorded("binance/klines_btcusdt_1m.json") {
+                Value::Array(rows) => rows,
+                _ => Vec::new(),
+            }
         };
         let now = Instant::now();
         Self {

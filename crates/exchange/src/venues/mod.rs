@@ -4,6 +4,7 @@ pub mod alpaca;
 pub mod binance;
 pub mod coinbase;
 pub mod kraken;
+pub mod paper;
 
 use crate::api::{Exchange, VenueConfig};
 use crate::error::ExchangeError;

@@ -283,6 +283,11 @@ async fn a_wrong_secret_is_an_auth_error_counted_by_the_server() {
     assert_eq!(e.kind, ErrorKind::Auth);
     assert_eq!(e.message, "Invalid signature");
     assert_eq!(sim.bad_signatures.load(Ordering::SeqCst), 1);
+    // Concurrent private calls whose nonces cross on the way are resent, not failed.
+    let ok = client(&srv.base_url);
+    let all = futures_util::future::join_all((0..6).map(|_| ok.balances())).await;
+    assert!(all.iter().all(Result::is_ok), "{all:?}");
+    assert_eq!(sim.bad_signatures.load(Ordering::SeqCst), 1);
     // A secret that is not base64 is refused before anything is sent.
     let before = sim.requests.load(Ordering::SeqCst);
     let ex = skeet_exchange::connect("kraken", config(&srv.base_url, "not base64!")).unwrap();

@@ -14,8 +14,9 @@
 //! - Private calls are form-encoded POSTs signed with `API-Sign` ([`crate::sign::kraken`]) over
 //!   the exact body sent; the nonce is a millisecond timestamp, strictly increasing for the
 //!   whole process (so for every key), taken after the limiter wait so that requests leave
-//!   in nonce order. A request Kraken refuses with `EAPI:Invalid nonce` (two requests crossing
-//!   on the way) was not executed and is sent once more with a fresh nonce.
+//!   in nonce order. A request Kraken refuses with `EAPI:Invalid nonce` (concurrent requests
+//!   crossing on the way) was not executed and is sent again with a fresh nonce (up to 3
+//!   tries); heavy concurrent use of one key also wants a nonce window set on the key.
 //! - Rate limits: public calls share `kraken:ip` (about 1 per second); private calls take
 //!   from the key's REST counter `kraken:key:<label>` (15, decaying 0.33 per second; trade
 //!   history costs 2); `AddOrder`/`CancelOrder` use Kraken's separate trading limit, a bucket
@@ -472,7 +473,7 @@ impl Inner {
                 .body(body);
             let resp = self.rest.send(req, &[], 0).await?;
             match decode(&resp) {
-                Err(e) if e.message == "Invalid nonce" && attempt < 2 => {
+                Err(e) if e.message == "Invalid nonce" && attempt < 3 => {
                     tracing::debug!(
                         venue = VENUE,
                         method,

@@ -62,6 +62,8 @@ const IP_BUCKET: &str = "coinbase:ip";
 const PAGE: usize = 250;
 /// Stop following cursors after this many pages (a venue bug must not loop forever).
 const MAX_PAGES: usize = 200;
+/// Empty candle windows skipped forward before `candles` answers with nothing.
+const EMPTY_WINDOWS: usize = 8;
 /// Coinbase's candles endpoint returns at most 350 bars per request.
 const MAX_CANDLES: u32 = 350;
 /// Coinbase's websocket `candles` channel streams five-minute bars only.
@@ -957,31 +959,44 @@ impl Exchange for Coinbase {
             let tf_s = i64::from(timeframe.as_secs());
             let limit = limit.clamp(1, MAX_CANDLES);
             // Start at the bucket holding `since_ms`; bars opening before it are dropped below.
-            let start = since_ms.div_euclid(1000).div_euclid(tf_s) * tf_s;
-            let end = start + tf_s * i64::from(limit) - 1;
+            let mut start = since_ms.div_euclid(1000).div_euclid(tf_s) * tf_s;
             let p = format!("/products/{id}/candles");
             let (path, private) = self.inner.data_path(&p, &p);
-            let q = [
-                ("start", start.to_string()),
-                ("end", end.to_string()),
-                ("granularity", gran.to_string()),
-            ];
-            let v = self
-                .inner
-                .call(Method::GET, &path, &q, None, private)
-                .await?;
             let now_ns = UnixNanos::from_millis(crate::now_ms()).unwrap_or(UnixNanos::EPOCH);
             let since_ns = UnixNanos::from_millis(since_ms).unwrap_or(UnixNanos::EPOCH);
-            let mut bars = v["candles"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(bar_of)
-                .collect::<Result<Vec<Bar>, _>>()?;
-            // Coinbase returns the newest first and includes the bar still forming.
-            bars.retain(|b| {
-                b.ts >= since_ns && b.ts.saturating_add(timeframe.as_nanos()) <= now_ns
-            });
+            let mut bars = Vec::new();
+            // Coinbase answers time windows, not "the next bars after": an empty window
+            // (before the product was listed, a halt) is skipped, up to EMPTY_WINDOWS of them,
+            // so a caller paging from an early date is not stopped by one quiet stretch.
+            for _ in 0..EMPTY_WINDOWS {
+                let end = start + tf_s * i64::from(limit) - 1;
+                if start * 1000 > crate::now_ms() {
+                    break;
+                }
+                let q = [
+                    ("start", start.to_string()),
+                    ("end", end.to_string()),
+                    ("granularity", gran.to_string()),
+                ];
+                let v = self
+                    .inner
+                    .call(Method::GET, &path, &q, None, private)
+                    .await?;
+                bars = v["candles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(bar_of)
+                    .collect::<Result<Vec<Bar>, _>>()?;
+                // Coinbase returns the newest first and includes the bar still forming.
+                bars.retain(|b| {
+                    b.ts >= since_ns && b.ts.saturating_add(timeframe.as_nanos()) <= now_ns
+                });
+                if !bars.is_empty() {
+                    break;
+                }
+                start = end + 1;
+            }
             bars.sort_by_key(|b| b.ts);
             bars.dedup_by_key(|b| b.ts);
             bars.truncate(limit as usize);

@@ -211,6 +211,12 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// The database the queue lives in (workers record job outputs there, e.g. a
+    /// downloaded dataset).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// On `db`.
     pub fn new(db: Db) -> Self {
         Self { db }

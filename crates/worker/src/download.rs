@@ -236,13 +236,37 @@ pub(crate) fn execute(
             DownloadError::Store(s) => JobError::Transient(s),
             other => JobError::Invalid(other.to_string()),
         })?;
+    // What the dataset registry needs (the worker records it after the job succeeds, so
+    // the downloaded series appears with the workspace's datasets).
+    let key = plan(&req, skeet_exchange::now_ms())
+        .map_err(|e| JobError::Invalid(e.to_string()))?
+        .0;
+    let bars = store
+        .read(&key, None, None)
+        .map_err(|e| JobError::Invalid(format!("nothing was downloaded: {e}")))?;
+    let (first, last) = bars
+        .range()
+        .map(|(f, l)| (f.as_millis(), l.as_millis()))
+        .ok_or_else(|| JobError::Invalid("the venue sent no bars for that range".into()))?;
+    let dataset = serde_json::json!({
+        "venue": key.venue.to_string(),
+        "symbol": key.symbol.to_string(),
+        "timeframe": key.timeframe.to_string(),
+        "bars": bars.len(),
+        "first_ts": first,
+        "last_ts": last,
+        "data_hash": skeet_data::series_hash(&bars),
+    });
     let summary = serde_json::json!({
         "series": report.series,
         "added": report.added,
         "total": report.total,
         "resumed": report.resumed,
     });
-    let result = serde_json::to_string(&report).map_err(|e| JobError::Transient(e.to_string()))?;
+    let mut result =
+        serde_json::to_value(&report).map_err(|e| JobError::Transient(e.to_string()))?;
+    result["dataset"] = dataset;
+    let result = result.to_string();
     Ok((result, summary))
 }
 
@@ -261,6 +285,44 @@ pub(crate) fn validate(payload: &serde_json::Value) -> Result<(), String> {
         ));
     }
     plan(&req, skeet_exchange::now_ms())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Records the downloaded series in the workspace's dataset registry (from the job result).
+///
+/// # Errors
+/// A result without the dataset part, or a database error.
+pub(crate) async fn record_dataset(
+    jobs: &skeet_store::jobs::Jobs,
+    workspace_id: &str,
+    result: &str,
+) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_str(result).map_err(|e| e.to_string())?;
+    let d = &v["dataset"];
+    let text = |k: &str| d[k].as_str().map(str::to_string).ok_or(format!("no {k}"));
+    let (venue, symbol, timeframe, hash) = (
+        text("venue")?,
+        text("symbol")?,
+        text("timeframe")?,
+        text("data_hash")?,
+    );
+    let name = format!("{symbol} {timeframe} from {venue}");
+    skeet_store::datasets::Datasets::new(jobs.db().clone())
+        .upsert(
+            workspace_id,
+            &skeet_store::datasets::NewDataset {
+                name: &name,
+                venue: &venue,
+                symbol: &symbol,
+                timeframe: &timeframe,
+                bars: d["bars"].as_i64().unwrap_or(0),
+                first_ts: d["first_ts"].as_i64().unwrap_or(0),
+                last_ts: d["last_ts"].as_i64().unwrap_or(0),
+                data_hash: &hash,
+            },
+        )
+        .await
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

@@ -187,6 +187,12 @@ pub async fn run(jobs: Jobs, cfg: WorkerConfig, mut shutdown: watch::Receiver<bo
         match outcome {
             Some(Ok(Ok((result, summary)))) => {
                 let ran = started.elapsed();
+                if job.kind == "download"
+                    && let Err(e) =
+                        download::record_dataset(&jobs, &job.workspace_id, &result).await
+                {
+                    tracing::warn!(job = %job.id, error = %e, "could not record the downloaded dataset");
+                }
                 match jobs
                     .succeed_with_summary(&job.id, &cfg.id, &result, &summary)
                     .await

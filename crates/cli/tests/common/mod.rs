@@ -105,23 +105,30 @@ impl Drop for Server {
 }
 
 pub fn start(data_dir: &std::path::Path, database_url: Option<&str>) -> Server {
-    start_with(data_dir, database_url, None)
+    start_with(data_dir, database_url, None, &[])
+}
+
+/// [`start`] on SQLite with extra `skeet serve` arguments.
+pub fn start_args(data_dir: &std::path::Path, args: &[&str]) -> Server {
+    start_with(data_dir, None, None, args)
 }
 
 /// [`start`], with the server's logs (JSON, every request at debug level) written to `log`.
 pub fn start_logged(data_dir: &std::path::Path, log: &std::path::Path) -> Server {
-    start_with(data_dir, None, Some(log))
+    start_with(data_dir, None, Some(log), &[])
 }
 
 fn start_with(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
     log: Option<&std::path::Path>,
+    extra: &[&str],
 ) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_skeet"));
     cmd.arg("--data-dir")
         .arg(data_dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

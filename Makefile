@@ -45,7 +45,7 @@ unit:
 ui-test:
 	cd frontend && npm ci --prefer-offline --no-audit --no-fund && npm run check:api && npm run build && npm test
 	@if [ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then \
-		$(CARGO) build --locked -p skeet-cli && cd frontend && npx playwright test; \
+		$(CARGO) build --locked -p skeet-cli -p skeet-testkit && cd frontend && npx playwright test; \
 	elif [ "$${SKEET_REQUIRE_SERVICES:-}" = "1" ]; then \
 		echo "Chromium is required for the dashboard's end-to-end tests (SKEET_REQUIRE_SERVICES=1): apt-get install chromium"; exit 1; \
 	else \

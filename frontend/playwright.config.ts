@@ -6,6 +6,10 @@ import { defineConfig } from '@playwright/test'
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const PORT = Number(process.env.E2E_PORT ?? 4173)
 const SKEET = process.env.SKEET_BIN ?? '../target/debug/skeet'
+// The local Binance test server (crates/testkit, `skeet-venue-sim`) the Markets and Exchange
+// accounts pages talk to, through `skeet serve --venue-url`.
+const VENUE_PORT = Number(process.env.E2E_VENUE_PORT ?? PORT + 17)
+const VENUE_SIM = process.env.SKEET_VENUE_SIM ?? '../target/debug/skeet-venue-sim'
 // One data directory per port, so runs on different ports never share one.
 export const DATA_DIR = `test-results/e2e-data-${PORT}`
 
@@ -36,10 +40,18 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `rm -rf ${DATA_DIR} && ${SKEET} --data-dir ${DATA_DIR} serve --listen 127.0.0.1:${PORT} --ui-dir dist --workers 2`,
-    url: `http://127.0.0.1:${PORT}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      command: `${VENUE_SIM} --listen 127.0.0.1:${VENUE_PORT} --history-bars 3000 --walk-ms 300`,
+      url: `http://127.0.0.1:${VENUE_PORT}/api/v3/exchangeInfo`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+    },
+    {
+      command: `rm -rf ${DATA_DIR} && ${SKEET} --data-dir ${DATA_DIR} serve --listen 127.0.0.1:${PORT} --ui-dir dist --workers 2 --venue-url binance=http://127.0.0.1:${VENUE_PORT}`,
+      url: `http://127.0.0.1:${PORT}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+    },
+  ],
 })

@@ -126,13 +126,18 @@ pub async fn spawn_default() -> (SimVenue, Running) {
 
 /// Serves `sim` as Binance spot on 127.0.0.1 (REST and websockets on the same port).
 pub async fn spawn(sim: SimVenue, cfg: ServerConfig) -> Running {
+    crate::serve(router(sim, cfg)).await
+}
+
+/// The Binance spot protocol over `sim`, as a router (to serve on an address of your
+/// choice, e.g. in `skeet-venue-sim`).
+pub fn router(sim: SimVenue, cfg: ServerConfig) -> Router {
     let server = Arc::new(Server::new(sim, cfg));
-    let router = Router::new()
+    Router::new()
         .route("/ws/{listen_key}", get(user_ws))
         .route("/stream", get(market_ws))
         .fallback(rest)
-        .with_state(server);
-    crate::serve(router).await
+        .with_state(server)
 }
 
 /// A market's rules, from the recorded `exchangeInfo`.

@@ -29,6 +29,56 @@ pub(crate) struct VenueArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
+    /// Use a credential stored in a server's vault instead of environment keys (balance,
+    /// orders and permissions only: the secret never leaves the server). Needs --workspace,
+    /// --server and an API token in SKEET_TOKEN.
+    #[arg(long, requires = "workspace")]
+    credential: Option<String>,
+    /// Workspace of --credential.
+    #[arg(long)]
+    workspace: Option<String>,
+    /// The SKEET server holding the vault.
+    #[arg(long, env = "SKEET_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+}
+
+/// A read through the server with a vault credential: `GET {server}/api/workspaces/{ws}/
+/// credentials/{id}/{what}`.
+async fn via_server(
+    v: &VenueArgs,
+    what: &str,
+    query: &[(&str, &str)],
+) -> anyhow::Result<serde_json::Value> {
+    let (Some(id), Some(ws)) = (&v.credential, &v.workspace) else {
+        bail!("--credential needs --workspace");
+    };
+    let token = std::env::var("SKEET_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("set SKEET_TOKEN to an API token of the server (with the read scope) to use a vault credential")?;
+    skeet_exchange::http::install_tls_provider();
+    let url = format!(
+        "{}/api/workspaces/{ws}/credentials/{id}/{what}",
+        v.server.trim_end_matches('/')
+    );
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .query(query)
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_secs_f64(v.timeout.max(1.0) * 2.0))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {}", v.server))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the server answered {}: {}",
+            status.as_u16(),
+            body["message"].as_str().unwrap_or("no message")
+        );
+    }
+    Ok(body)
 }
 
 /// The `skeet exchange` subcommands.
@@ -162,8 +212,45 @@ pub(crate) fn env_credentials(venue: &str) -> anyhow::Result<Option<Credentials>
     }
 }
 
+/// "Test connection" of a vault credential through the server.
+async fn via_server_post_test(v: &VenueArgs) -> anyhow::Result<serde_json::Value> {
+    let (Some(id), Some(ws)) = (&v.credential, &v.workspace) else {
+        bail!("--credential needs --workspace");
+    };
+    let token = std::env::var("SKEET_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("set SKEET_TOKEN to an API token of the server to use a vault credential")?;
+    skeet_exchange::http::install_tls_provider();
+    let url = format!(
+        "{}/api/workspaces/{ws}/credentials/{id}/test",
+        v.server.trim_end_matches('/')
+    );
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {}", v.server))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the server answered {}: {}",
+            status.as_u16(),
+            body["message"].as_str().unwrap_or("no message")
+        );
+    }
+    Ok(body)
+}
+
 /// Builds the venue client from the common options.
 pub(crate) fn connect(v: &VenueArgs) -> anyhow::Result<Box<dyn Exchange>> {
+    if v.credential.is_some() {
+        bail!(
+            "--credential works for balance, orders and permissions only: orders are placed by bots, and market data needs no key"
+        );
+    }
     if !(v.timeout.is_finite() && v.timeout > 0.0 && v.timeout <= 600.0) {
         bail!("--timeout must be between 0 and 600 seconds");
     }
@@ -344,6 +431,70 @@ async fn run_async(cmd: &ExchangeCommand) -> anyhow::Result<()> {
                 ));
             }
             output::line(format!("{} candles", bars.len()));
+        }
+        ExchangeCommand::Balance { venue } if venue.credential.is_some() => {
+            let balances = via_server(venue, "balances", &[]).await?;
+            if venue.json {
+                return json(&balances);
+            }
+            output::line(format!("{:<10} {:>20} {:>20}", "asset", "free", "locked"));
+            for b in balances.as_array().into_iter().flatten() {
+                output::line(format!(
+                    "{:<10} {:>20} {:>20}",
+                    b["asset"].as_str().unwrap_or("?"),
+                    b["free"].as_str().unwrap_or("?"),
+                    b["locked"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+        ExchangeCommand::Orders { venue, symbol } if venue.credential.is_some() => {
+            let q: Vec<(&str, &str)> = symbol.iter().map(|s| ("symbol", s.as_str())).collect();
+            let orders = via_server(venue, "orders", &q).await?;
+            if venue.json {
+                return json(&orders);
+            }
+            let orders: Vec<serde_json::Value> = orders.as_array().cloned().unwrap_or_default();
+            for o in &orders {
+                output::line(format!(
+                    "{:<20} {:<24} {:<10} {:<5} {:>14} {:>14} {:>14} {}",
+                    o["venue_order_id"].as_str().unwrap_or("?"),
+                    o["client_order_id"].as_str().unwrap_or("-"),
+                    o["symbol"].as_str().unwrap_or("?"),
+                    o["side"].as_str().unwrap_or("?"),
+                    o["price"].as_str().unwrap_or("-"),
+                    o["quantity"].as_str().unwrap_or("?"),
+                    o["filled"].as_str().unwrap_or("?"),
+                    o["state"].as_str().unwrap_or("?")
+                ));
+            }
+            output::line(format!("{} open orders", orders.len()));
+        }
+        ExchangeCommand::Permissions { venue } if venue.credential.is_some() => {
+            let r = via_server_post_test(venue).await?;
+            if venue.json {
+                return json(&r);
+            }
+            if r["ok"] != true {
+                bail!(
+                    "{}",
+                    r["error"].as_str().unwrap_or("the venue refused the key")
+                );
+            }
+            let p = &r["permissions"];
+            output::line(format!(
+                "read: {}  trade: {}  withdraw: {}  ip restricted: {}",
+                p["read"],
+                p["trade"],
+                p["withdraw"],
+                if p["ip_restricted"].is_null() {
+                    "unknown".to_string()
+                } else {
+                    p["ip_restricted"].to_string()
+                }
+            ));
+            for w in r["warnings"].as_array().into_iter().flatten() {
+                output::line(format!("warning: {}", w.as_str().unwrap_or_default()));
+            }
         }
         ExchangeCommand::Balance { venue } => {
             let balances = connect(venue)?.balances().await?;

@@ -219,6 +219,61 @@ fn venues_from_the_server() {
         tested.body
     );
     assert!(sim.bad_signatures.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    // The CLI with a vault credential: reads go through the server; the secret stays there.
+    let cli = |token: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skeet"))
+            .args(["exchange"])
+            .args(args)
+            .args([
+                "--venue",
+                "binance",
+                "--credential",
+                good_id,
+                "--workspace",
+                a,
+            ])
+            .args(["--server", &format!("http://{addr}")])
+            .env("SKEET_TOKEN", token)
+            .env_remove("SKEET_BINANCE_API_KEY")
+            .env_remove("SKEET_BINANCE_API_SECRET")
+            .output()
+            .unwrap()
+    };
+    let token = alice.bearer.trim_start_matches("Bearer ").to_string();
+    let out = cli(&token, &["balance"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("USDT") && text.contains("100000"), "{text}");
+    let out = cli(&token, &["permissions"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("trade: true"));
+    let out = cli(&token, &["orders", "--symbol", "BTC/USDT"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 open orders"));
+    let out = cli(
+        &token,
+        &[
+            "order",
+            "--symbol",
+            "BTC/USDT",
+            "--side",
+            "buy",
+            "--quantity",
+            "0.001",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("orders are placed by bots"));
+    let out = cli("not-a-token", &["balance"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("401") && err.trim().lines().count() == 1,
+        "{err}"
+    );
     // Outsiders cannot see the credential; analysts cannot use it.
     let bob = sign_up(addr, "bob@example.com");
     error_is(
@@ -256,6 +311,18 @@ fn venues_from_the_server() {
             &bob,
             "POST",
             &format!("/api/workspaces/{a}/credentials/{good_id}/test"),
+            None,
+        ),
+        403,
+        "forbidden",
+        "owners and traders",
+    );
+    error_is(
+        &call(
+            addr,
+            &bob,
+            "GET",
+            &format!("/api/workspaces/{a}/credentials/{good_id}/balances"),
             None,
         ),
         403,

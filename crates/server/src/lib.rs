@@ -235,6 +235,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(credentials::list, credentials::create))
         .routes(routes!(credentials::delete))
         .routes(routes!(venues::test_credential))
+        .routes(routes!(venues::balances))
+        .routes(routes!(venues::open_orders))
         .routes(routes!(venues::list))
         .routes(routes!(venues::markets))
         .routes(routes!(venues::ticker))

@@ -277,25 +277,7 @@ pub(crate) async fn test_credential(
     caller: Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let role = caller.role_in(&s, &ws).await?;
-    if !role.can_trade_live() {
-        return Err(ApiError::forbidden(
-            "only owners and traders can use exchange credentials",
-        ));
-    }
-    let cred = s
-        .vault
-        .list(&ws)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ApiError::not_found("no such credential"))?;
-    known(&cred.venue)?;
-    let secret = s.vault.open(&ws, &id).await?;
-    let creds = Credentials::new(&secret.api_key, &secret.api_secret);
-    drop(secret);
-    let ex = skeet_exchange::connect(&cred.venue, s.venues.config(&cred.venue, Some(creds)))
-        .map_err(|e| venue_error(&e))?;
+    let ex = with_credential(&s, &caller, &ws, &id).await?;
     let result = match ex.permissions().await {
         Ok(p) => {
             let mut warnings = Vec::new();
@@ -331,6 +313,129 @@ pub(crate) async fn test_credential(
         },
     };
     Ok(axum::Json(result))
+}
+
+/// An asset balance (decimals as strings).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BalanceView {
+    /// Asset.
+    asset: String,
+    /// Available.
+    free: String,
+    /// Held by open orders.
+    locked: String,
+}
+
+/// An open order (decimals as strings).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OrderView {
+    /// The venue's id.
+    venue_order_id: String,
+    /// Our id.
+    client_order_id: Option<String>,
+    /// Unified symbol.
+    symbol: String,
+    /// `buy` or `sell`.
+    side: String,
+    /// Limit price.
+    price: Option<String>,
+    /// Ordered quantity.
+    quantity: String,
+    /// Filled so far.
+    filled: String,
+    /// `open`, `partially_filled`, ...
+    state: String,
+}
+
+/// Opens a stored credential and connects its venue with it (owners and traders only).
+async fn with_credential(
+    s: &AppState,
+    caller: &Caller,
+    ws: &str,
+    id: &str,
+) -> Result<Box<dyn Exchange>, ApiError> {
+    let role = caller.role_in(s, ws).await?;
+    if !role.can_trade_live() {
+        return Err(ApiError::forbidden(
+            "only owners and traders can use exchange credentials",
+        ));
+    }
+    let cred = s
+        .vault
+        .list(ws)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::not_found("no such credential"))?;
+    known(&cred.venue)?;
+    let secret = s.vault.open(ws, id).await?;
+    let creds = Credentials::new(&secret.api_key, &secret.api_secret);
+    drop(secret);
+    skeet_exchange::connect(&cred.venue, s.venues.config(&cred.venue, Some(creds)))
+        .map_err(|e| venue_error(&e))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/credentials/{id}/balances", tag = "credentials",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Credential id")),
+    responses((status = 200, body = [BalanceView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub(crate) async fn balances(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ex = with_credential(&s, &caller, &ws, &id).await?;
+    let b = ex.balances().await.map_err(|e| venue_error(&e))?;
+    Ok(axum::Json(
+        b.into_iter()
+            .map(|b| BalanceView {
+                asset: b.asset,
+                free: b.free.normalize().to_string(),
+                locked: b.locked.normalize().to_string(),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Which symbol, if any.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct OptionalSymbol {
+    /// Unified symbol, e.g. `BTC/USDT` (all symbols when absent, where the venue allows).
+    symbol: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/credentials/{id}/orders", tag = "credentials",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Credential id"), OptionalSymbol),
+    responses((status = 200, body = [OrderView], description = "Open orders at the venue"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub(crate) async fn open_orders(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<OptionalSymbol>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ex = with_credential(&s, &caller, &ws, &id).await?;
+    let orders = ex
+        .open_orders(q.symbol.as_deref())
+        .await
+        .map_err(|e| venue_error(&e))?;
+    let d = |d: rust_decimal::Decimal| d.normalize().to_string();
+    Ok(axum::Json(
+        orders
+            .into_iter()
+            .map(|o| OrderView {
+                venue_order_id: o.venue_order_id,
+                client_order_id: o.client_order_id,
+                symbol: o.symbol,
+                side: o.side.to_string(),
+                price: o.price.map(d),
+                quantity: d(o.quantity),
+                filled: d(o.filled),
+                state: serde_json::to_value(o.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// A candle download to run as a job.

@@ -388,6 +388,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{ws}/credentials/{id}/balances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["balances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workspaces/{ws}/credentials/{id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["open_orders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workspaces/{ws}/credentials/{id}/test": {
         parameters: {
             query?: never;
@@ -851,6 +883,15 @@ export interface components {
             /** @description Its venue. */
             venue?: string | null;
         };
+        /** @description An asset balance (decimals as strings). */
+        BalanceView: {
+            /** @description Asset. */
+            asset: string;
+            /** @description Available. */
+            free: string;
+            /** @description Held by open orders. */
+            locked: string;
+        };
         /** @description Candles as columns (compact for charts): times in ms since the epoch. */
         Candles: {
             /** @description Closes. */
@@ -1278,6 +1319,25 @@ export interface components {
             seed?: number | null;
             /** @description Trials of random and Bayesian searches (default 100). */
             trials?: number | null;
+        };
+        /** @description An open order (decimals as strings). */
+        OrderView: {
+            /** @description Our id. */
+            client_order_id?: string | null;
+            /** @description Filled so far. */
+            filled: string;
+            /** @description Limit price. */
+            price?: string | null;
+            /** @description Ordered quantity. */
+            quantity: string;
+            /** @description `buy` or `sell`. */
+            side: string;
+            /** @description `open`, `partially_filled`, ... */
+            state: string;
+            /** @description Unified symbol. */
+            symbol: string;
+            /** @description The venue's id. */
+            venue_order_id: string;
         };
         /** @description A password change. */
         PasswordChange: {
@@ -2515,6 +2575,106 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    balances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Credential id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalanceView"][];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_orders: {
+        parameters: {
+            query?: {
+                /** @description Unified symbol, e.g. `BTC/USDT` (all symbols when absent, where the venue allows). */
+                symbol?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Credential id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Open orders at the venue */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderView"][];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

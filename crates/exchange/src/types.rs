@@ -178,6 +178,33 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// The limit price, for limit and stop-limit orders.
+    pub fn limit_price(&self) -> Option<Decimal> {
+        match self.kind {
+            OrderKind::Limit { price } | OrderKind::StopLimit { price, .. } => {
+                Some(price.as_decimal())
+            }
+            OrderKind::Market | OrderKind::Stop { .. } => None,
+        }
+    }
+
+    /// The order as the venue holds it right after accepting it under `venue_order_id`
+    /// (working, nothing filled yet), at `ts_ms`.
+    pub fn accepted(&self, venue_order_id: String, ts_ms: i64) -> OrderInfo {
+        OrderInfo {
+            venue_order_id,
+            client_order_id: Some(self.client_order_id.as_str().to_string()),
+            symbol: self.symbol.clone(),
+            side: self.side,
+            price: self.limit_price(),
+            quantity: self.quantity,
+            filled: Decimal::ZERO,
+            avg_price: None,
+            state: OrderState::Open,
+            ts_ms,
+        }
+    }
+
     /// The limit and trigger prices the order carries.
     pub fn prices(&self) -> Vec<Decimal> {
         match self.kind {

@@ -1082,23 +1082,7 @@ impl Exchange for Coinbase {
                     // The order exists; report it as accepted rather than fail a placement
                     // that succeeded (a failed read must not cause a second order).
                     tracing::warn!(venue = VENUE, error = %e, "order placed; reading it back failed");
-                    Ok(OrderInfo {
-                        venue_order_id: id,
-                        client_order_id: Some(order.client_order_id.as_str().to_string()),
-                        symbol: order.symbol.clone(),
-                        side: order.side,
-                        price: match order.kind {
-                            OrderKind::Limit { price } | OrderKind::StopLimit { price, .. } => {
-                                Some(price.as_decimal())
-                            }
-                            _ => None,
-                        },
-                        quantity: order.quantity,
-                        filled: Decimal::ZERO,
-                        avg_price: None,
-                        state: OrderState::Open,
-                        ts_ms: crate::now_ms(),
-                    })
+                    Ok(order.accepted(id, crate::now_ms()))
                 }
             }
         })

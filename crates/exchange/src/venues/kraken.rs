@@ -938,21 +938,8 @@ impl Exchange for Kraken {
                 Err(e) => {
                     tracing::warn!(venue = VENUE, error = %e, "order placed; its state is unknown");
                     Ok(OrderInfo {
-                        venue_order_id: txid,
-                        client_order_id: Some(order.client_order_id.as_str().to_string()),
                         symbol: pair.market.symbol.clone(),
-                        side: order.side,
-                        price: match order.kind {
-                            OrderKind::Limit { price } | OrderKind::StopLimit { price, .. } => {
-                                Some(price.as_decimal())
-                            }
-                            _ => None,
-                        },
-                        quantity: order.quantity,
-                        filled: Decimal::ZERO,
-                        avg_price: None,
-                        state: OrderState::Open,
-                        ts_ms: crate::now_ms(),
+                        ..order.accepted(txid, crate::now_ms())
                     })
                 }
             }

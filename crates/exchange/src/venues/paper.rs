@@ -510,12 +510,7 @@ impl Paper {
             client_order_id: Some(cid),
             symbol: order.symbol.clone(),
             side: order.side,
-            price: match order.kind {
-                OrderKind::Limit { price } | OrderKind::StopLimit { price, .. } => {
-                    Some(price.as_decimal())
-                }
-                _ => None,
-            },
+            price: order.limit_price(),
             quantity: q,
             filled: Decimal::ZERO,
             avg_price: None,

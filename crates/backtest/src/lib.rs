@@ -16,6 +16,7 @@ pub mod montecarlo;
 pub mod optimize;
 pub mod runner;
 pub mod stats;
+pub mod stepper;
 pub mod table;
 pub mod walkforward;
 

@@ -13,6 +13,7 @@
 //! - Every test of this crate runs on both engines (tests/ create their own database).
 
 pub mod accounts;
+pub mod bots;
 pub mod datasets;
 pub mod jobs;
 pub mod strategies;

@@ -67,8 +67,9 @@ test('run a backtest from the form and read its report', async ({ page }) => {
   await page.screenshot({ path: `${SHOTS}/backtest-report.png`, fullPage: true })
   await page.setViewportSize({ width: 375, height: 800 })
   await expect(page.getByTestId('equity-chart').locator('svg path.recharts-curve').first()).toBeVisible()
-  const w = await page.evaluate(() => document.documentElement.scrollWidth)
-  expect(w).toBeLessThanOrEqual(380) // wide tables scroll inside their own box
+  // Wide tables scroll inside their own box. Charts resize on the next frames after the
+  // viewport changes, so wait for the layout to settle (it must, within the timeout).
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(380)
   await page.screenshot({ path: `${SHOTS}/backtest-report-phone.png`, fullPage: true })
 
   // The list shows it with its return.

@@ -26,7 +26,7 @@ test('run a walk-forward from the form and read its verdict and windows', async 
   await expect(page.getByRole('button', { name: 'Run walk-forward' })).toBeVisible()
   await page.setViewportSize({ width: 375, height: 800 })
   await page.waitForTimeout(100)
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(376)
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(376)
   await page.setViewportSize({ width: 1280, height: 800 })
 
   await page.getByLabel('Strategy').selectOption({ label: 'SMA crossover' })
@@ -68,7 +68,7 @@ test('run a walk-forward from the form and read its verdict and windows', async 
   await page.setViewportSize({ width: 375, height: 800 })
   await expect(page.getByTestId('equity-chart').locator('svg path.recharts-curve').first()).toBeVisible()
   await page.waitForTimeout(100)
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(376)
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(376)
   await page.setViewportSize({ width: 1280, height: 800 })
 
   // The list shows it with its efficiency.

@@ -176,7 +176,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             state.job_changed.clone(),
             stopped.clone(),
         ));
-        let workers = if args.no_workers {
+        let mut workers = if args.no_workers {
             Vec::new()
         } else {
             spawn_workers(
@@ -189,6 +189,14 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
                 Some(&state.job_changed),
             )
         };
+        if !args.no_workers {
+            workers.push(spawn_bot_supervisor(&db, data_dir, args.lease_ms, &stopped));
+        }
+        workers.push(tokio::spawn(skeet_server::bots::watch_bots(
+            state.clone(),
+            std::time::Duration::from_millis(args.watch_ms.max(5)),
+            stopped.clone(),
+        )));
         let demo = ensure_demo(&state, data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -256,6 +264,27 @@ fn spawn_workers(
         .collect()
 }
 
+/// The bot supervisor of this process: runs the bots that should run, under leases.
+fn spawn_bot_supervisor(
+    db: &Db,
+    data_dir: &Path,
+    lease_ms: i64,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let cfg = skeet_worker::bots::SupervisorConfig {
+        id: format!("bots-{}-{}", skeet_store::new_id(), std::process::id()),
+        data_dir: data_dir.to_path_buf(),
+        lease_ms: lease_ms.max(300),
+        poll: std::time::Duration::from_millis(250),
+        max_bots: 1_000,
+    };
+    tokio::spawn(skeet_worker::bots::supervise(
+        skeet_store::bots::Bots::new(db.clone()),
+        cfg,
+        stopped.clone(),
+    ))
+}
+
 /// `skeet worker`: job workers only, on the same database as `skeet serve`.
 pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
     let url = database_url(data_dir, args.database_url.as_deref());
@@ -283,7 +312,7 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             ));
             tokio::spawn(async move { axum::serve(listener, app).await });
         }
-        let workers = spawn_workers(
+        let mut workers = spawn_workers(
             &db,
             data_dir,
             args.workers,
@@ -292,6 +321,7 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             None,
             None,
         );
+        workers.push(spawn_bot_supervisor(&db, data_dir, args.lease_ms, &stopped));
         line(format!(
             "{} worker(s) running on {}",
             workers.len(),

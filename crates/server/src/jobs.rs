@@ -159,7 +159,7 @@ pub(crate) struct BacktestBody {
 
 impl BacktestBody {
     /// Resolves `strategy_id` and `dataset` within `ws` into `spec` and the series fields.
-    async fn resolve(mut self, s: &AppState, ws: &str) -> Result<Self, ApiError> {
+    pub(crate) async fn resolve(mut self, s: &AppState, ws: &str) -> Result<Self, ApiError> {
         if let Some(id) = &self.strategy_id {
             if self.spec.is_some() || self.strategy.is_some() {
                 return Err(ApiError::bad_request(

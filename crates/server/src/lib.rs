@@ -22,6 +22,7 @@
 #![allow(unused_qualifications)]
 
 mod auth;
+pub mod bots;
 mod credentials;
 mod datasets;
 mod error;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub strategies: Strategies,
     /// Exchange credentials, sealed.
     pub vault: skeet_store::vault::Vault,
+    /// Bots repository.
+    pub bots: skeet_store::bots::Bots,
     /// Where venues are reached (operator overrides) and the live tickers running.
     pub venues: venues::VenueSettings,
     /// Websocket clients and their subscriptions.
@@ -124,6 +127,7 @@ impl AppState {
             datasets: Datasets::new(db.clone()),
             strategies: Strategies::new(db.clone()),
             vault: skeet_store::vault::Vault::new(db.clone(), master_keys),
+            bots: skeet_store::bots::Bots::new(db.clone()),
             venues,
             hub: Arc::new(Hub::default()),
             db,
@@ -241,6 +245,13 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(venues::markets))
         .routes(routes!(venues::ticker))
         .routes(routes!(venues::download))
+        .routes(routes!(bots::create, bots::list))
+        .routes(routes!(bots::get, bots::delete))
+        .routes(routes!(bots::start))
+        .routes(routes!(bots::pause))
+        .routes(routes!(bots::stop))
+        .routes(routes!(bots::stop_all))
+        .routes(routes!(bots::events))
         .routes(routes!(datasets::list))
         .routes(routes!(datasets::get, datasets::delete))
         .routes(routes!(datasets::generate_dataset))

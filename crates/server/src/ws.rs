@@ -131,6 +131,16 @@ impl Hub {
         }
     }
 
+    /// The channels someone subscribes to whose name starts with `prefix`.
+    pub fn channels_with_prefix(&self, prefix: &str) -> Vec<String> {
+        self.lock()
+            .index
+            .keys()
+            .filter(|c| c.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
     /// How many clients are subscribed to `channel`.
     pub fn subscribers(&self, channel: &str) -> usize {
         self.lock().index.get(channel).map_or(0, HashSet::len)
@@ -316,6 +326,12 @@ async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiEr
     }
     let workspace = if let Some(ws) = channel.strip_prefix("workspace:") {
         ws.to_string()
+    } else if let Some(bot) = channel.strip_prefix("bot:") {
+        s.bots
+            .get_any(bot)
+            .await
+            .map_err(|_| ApiError::not_found("no such channel"))?
+            .workspace_id
     } else if let Some(job) = channel.strip_prefix("job:") {
         s.jobs
             .get_any(job)
@@ -324,7 +340,7 @@ async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiEr
             .workspace_id
     } else {
         return Err(ApiError::bad_request(
-            "channels are workspace:{id}, job:{id} and ticker:{venue}:{BASE/QUOTE}",
+            "channels are workspace:{id}, job:{id}, bot:{id} and ticker:{venue}:{BASE/QUOTE}",
         ));
     };
     match s.accounts.role(user_id, &workspace).await? {

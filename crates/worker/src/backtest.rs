@@ -90,6 +90,11 @@ impl Prepared {
     pub(crate) fn parts(&self) -> (&StrategySpec, &Market, &RunConfig) {
         (&self.spec, &self.market, &self.cfg)
     }
+
+    /// The resolved parameter values.
+    pub(crate) fn params(&self) -> &skeet_strategy::ParamValues {
+        &self.params
+    }
 }
 
 impl BacktestRequest {

@@ -12,6 +12,7 @@
 //!   (so the caller gets a 400) and when it runs (the data may have changed since).
 
 mod backtest;
+pub mod bots;
 mod cache;
 pub mod download;
 mod optimize;
@@ -53,6 +54,12 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
             req.validate(dir).map_err(|e| e.to_string())
         }
         "download" => download::validate(payload),
+        // Not a job: a bot's settings, checked with the code that runs them.
+        "bot" => {
+            let cfg: bots::PaperConfig =
+                serde_json::from_value(payload.clone()).map_err(|e| format!("settings: {e}"))?;
+            cfg.validate(dir)
+        }
         other => Err(format!("no worker runs '{other}' jobs")),
     }
 }

@@ -1,0 +1,294 @@
+//! Bots over the API: create (a paper bot on the replay venue: a strategy, a dataset and a
+//! speed), start, pause, stop, the workspace kill switch, the event log, and the `bot:{id}`
+//! websocket channel fed from it.
+//!
+//! Invariants:
+//! - The server never trades: it records what users ask (`desired`), and the worker holding
+//!   the bot follows at its next heartbeat.
+//! - A bot's settings are checked with the worker's own code before the bot is stored (the
+//!   strategy compiles, the data exists), so a bot that starts does not fail on its input.
+//! - Paper bots need the analyst role (like backtests); live bots are for owners and traders;
+//!   the kill switch is for owners and traders.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use skeet_store::bots::{Bot, BotEvent, NewBot};
+use utoipa::ToSchema;
+
+use crate::error::{ApiJson, ErrorBody};
+use crate::jobs::BacktestBody;
+use crate::{ApiError, AppState, Caller, blocking};
+
+/// A bot to create.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BotBody {
+    /// Name, unique in the workspace (1 to 100 characters).
+    name: String,
+    /// `paper` (default). Live bots are not available yet.
+    #[serde(default)]
+    mode: Option<String>,
+    /// `replay` (default): the strategy trades the dataset's bars, paced at `speed`.
+    #[serde(default)]
+    venue: Option<String>,
+    /// What to run and on which data, as for a backtest (strategy or spec or strategy_id;
+    /// dataset or symbol and timeframe; cash, commission, fill).
+    run: BacktestBody,
+    /// Replay speed, bars per second (0.1 to 1000; default 5).
+    #[serde(default)]
+    speed: Option<f64>,
+    /// Bars paced at `speed` at the end of the dataset (default 500); earlier bars are
+    /// replayed at once as history.
+    #[serde(default)]
+    paced_bars: Option<usize>,
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id")),
+    request_body = BotBody,
+    responses((status = 201, body = Bot, description = "Created, stopped"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+    ApiJson(b): ApiJson<BotBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.writer_in(&s, &ws, "create bots").await?;
+    let name = b.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    let mode = b.mode.as_deref().unwrap_or("paper");
+    let venue = b.venue.as_deref().unwrap_or("replay");
+    if mode != "paper" {
+        return Err(ApiError::bad_request(
+            "mode: only paper bots are available so far (live bots come with the order journal and reconciliation)",
+        ));
+    }
+    if venue != "replay" {
+        return Err(ApiError::bad_request(
+            "venue: paper bots run on the replay venue (stored data at a chosen speed) so far",
+        ));
+    }
+    let run = b.run.resolve(&s, &ws).await?;
+    let config = serde_json::json!({
+        "run": serde_json::to_value(&run).map_err(|_| ApiError::internal())?,
+        "speed": b.speed.unwrap_or(5.0),
+        "paced_bars": b.paced_bars,
+    });
+    let validate = s.validate.clone();
+    let dir = crate::datasets::workspace_dir(&s, &ws)?;
+    let checked = config.clone();
+    blocking(move || validate("bot", &dir, &checked).map_err(ApiError::bad_request)).await?;
+    let bot = s
+        .bots
+        .create(
+            &ws,
+            &NewBot {
+                name: &name,
+                mode,
+                venue,
+                config: &config,
+                created_by: Some(&caller.user.id),
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(bot)))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/bots", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = [Bot]), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.role_in(&s, &ws).await?;
+    Ok(axum::Json(s.bots.list(&ws).await?))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/bots/{id}", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = Bot), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.role_in(&s, &ws).await?;
+    Ok(axum::Json(s.bots.get(&ws, &id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/workspaces/{ws}/bots/{id}", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 204, description = "Deleted with its events and journal"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.writer_in(&s, &ws, "delete bots").await?;
+    s.bots.delete(&ws, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn command(
+    s: &AppState,
+    caller: &Caller,
+    ws: &str,
+    id: &str,
+    desired: &str,
+) -> Result<Bot, ApiError> {
+    let role = caller.writer_in(s, ws, "control bots").await?;
+    let bot = s.bots.get(ws, id).await?;
+    if bot.mode == "live" && !role.can_trade_live() {
+        return Err(ApiError::forbidden(
+            "only owners and traders can control live bots",
+        ));
+    }
+    let bot = s.bots.set_desired(ws, id, desired).await?;
+    metrics::counter!("skeet_bot_commands_total", "command" => desired.to_string()).increment(1);
+    Ok(bot)
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/start", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = Bot, description = "Asked to run; a worker picks it up within a second"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn start(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(command(&s, &caller, &ws, &id, "running").await?))
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/pause", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = Bot, description = "Asked to pause (keeps its orders and position)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn pause(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(command(&s, &caller, &ws, &id, "paused").await?))
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/stop", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = Bot, description = "Asked to stop"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn stop(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(axum::Json(command(&s, &caller, &ws, &id, "stopped").await?))
+}
+
+/// How many bots the kill switch stopped.
+#[derive(serde::Serialize, ToSchema)]
+pub(crate) struct Stopped {
+    /// Bots asked to stop.
+    stopped: u64,
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/stop-all", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = Stopped, description = "Every bot of the workspace asked to stop (the kill switch)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn stop_all(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let role = caller.role_in(&s, &ws).await?;
+    if !role.can_trade_live() {
+        return Err(ApiError::forbidden(
+            "only owners and traders can stop every bot of the workspace",
+        ));
+    }
+    let stopped = s.bots.stop_all(&ws).await?;
+    tracing::warn!(workspace = %ws, stopped, user = %caller.user.id, "kill switch: every bot asked to stop");
+    Ok(axum::Json(Stopped { stopped }))
+}
+
+/// Which events.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct EventsQuery {
+    /// Events after this sequence number (default 0: from the start).
+    after: Option<i64>,
+    /// At most this many (default 1000, at most 5000).
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/bots/{id}/events", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id"), EventsQuery),
+    responses((status = 200, body = [BotEvent], description = "Oldest first"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn events(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<EventsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.role_in(&s, &ws).await?;
+    s.bots.get(&ws, &id).await?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be from 1 to 5000"));
+    }
+    Ok(axum::Json(
+        s.bots.events(&id, q.after.unwrap_or(0), limit).await?,
+    ))
+}
+
+/// Pushes new events of every bot someone watches (`bot:{id}` channels) to them: events are
+/// read from the log (so bots run by `skeet worker` processes elsewhere are pushed too),
+/// every `every`.
+pub async fn watch_bots(
+    state: Arc<AppState>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut sent: HashMap<String, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let watched: Vec<String> = state
+            .hub
+            .channels_with_prefix("bot:")
+            .into_iter()
+            .filter_map(|c| c.strip_prefix("bot:").map(str::to_string))
+            .collect();
+        sent.retain(|id, _| watched.contains(id));
+        for id in watched {
+            let after = match sent.get(&id) {
+                Some(s) => *s,
+                None => {
+                    // A new watcher: from now on (history is read over HTTP).
+                    let last = state.bots.last_seq(&id).await.unwrap_or(0);
+                    sent.insert(id.clone(), last);
+                    continue;
+                }
+            };
+            let Ok(events) = state.bots.events(&id, after, 500).await else {
+                continue;
+            };
+            let channel = format!("bot:{id}");
+            for e in &events {
+                let text = serde_json::json!({"type": "event", "channel": channel, "event": "bot", "data": e});
+                state.hub.publish(&channel, &text.to_string().into());
+            }
+            if let Some(last) = events.last() {
+                sent.insert(id, last.seq);
+            }
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! The bot supervisor: claims bots that should run, runs each under a lease with a fencing
+//! token, and follows what users ask (run, pause, stop) at every heartbeat.
+//!
+//! A **paper bot on the replay venue** steps the backtest engine ([`Stepper`]) through a
+//! stored series at a chosen speed: the same strategy, engine, fill and fee models as
+//! `skeet backtest`, so the paper run and its backtest agree bar for bar (tested). Every bar
+//! publishes its events (bar, orders, fills, equity, risk) to the bot's event log, which the
+//! server pushes to `bot:{id}` websocket subscribers.
+//!
+//! Invariants:
+//! - A bot runs in one worker at a time (the store's lease); every write names the fence the
+//!   runner holds, so a runner that lost its lease writes nothing more, and stops at its next
+//!   heartbeat.
+//! - A runner that takes a bot over rebuilds the engine by replaying the bars already
+//!   processed (deterministic), without publishing them again, and continues from there:
+//!   events are neither lost nor duplicated across a takeover.
+//! - Pausing stops stepping but keeps the lease; stopping releases it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use skeet_backtest::stepper::{Step, Stepper};
+use skeet_engine::EventKind;
+use skeet_store::bots::{Bot, BotEvent, Bots, Lease};
+use tokio::sync::watch;
+
+use crate::BacktestRequest;
+
+/// A paper bot's settings (stored as the bot's `config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperConfig {
+    /// What to run and on which data: a backtest request (the API resolves saved strategies
+    /// and datasets into it, as for backtests).
+    pub run: BacktestRequest,
+    /// Replay speed in bars per second (0.1 to 1000).
+    pub speed: f64,
+    /// Bars before this index are replayed instantly (warm-up and history), so the bot
+    /// starts trading near the end of the series; default: the last 500 bars are paced.
+    #[serde(default)]
+    pub paced_bars: Option<usize>,
+}
+
+impl PaperConfig {
+    /// Checks the settings against the workspace directory `dir` (the data must exist).
+    ///
+    /// # Errors
+    /// What is wrong, in one sentence.
+    pub fn validate(&self, dir: &std::path::Path) -> Result<(), String> {
+        if !(self.speed.is_finite() && (0.1..=1000.0).contains(&self.speed)) {
+            return Err("speed must be from 0.1 to 1000 bars per second".into());
+        }
+        self.run.validate(dir).map_err(|e| e.to_string())
+    }
+}
+
+/// Supervisor settings.
+#[derive(Clone, Debug)]
+pub struct SupervisorConfig {
+    /// Worker name in leases (unique per process).
+    pub id: String,
+    /// Data directory (workspace stores under it).
+    pub data_dir: PathBuf,
+    /// Lease length in ms; heartbeats come every third of it (at most every second).
+    pub lease_ms: i64,
+    /// How often to look for bots to run.
+    pub poll: Duration,
+    /// Most bots this process runs at once.
+    pub max_bots: usize,
+}
+
+/// Runs bots until `shutdown` turns true; running bots then give their lease back (they
+/// stay `running` for another worker to take over at once).
+pub async fn supervise(bots: Bots, cfg: SupervisorConfig, mut shutdown: watch::Receiver<bool>) {
+    let cfg = Arc::new(cfg);
+    let mut running: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    loop {
+        running.retain(|h| !h.is_finished());
+        if *shutdown.borrow() {
+            break;
+        }
+        if running.len() < cfg.max_bots {
+            match bots.claim(&cfg.id, cfg.lease_ms).await {
+                Ok(Some(bot)) => {
+                    tracing::info!(worker = %cfg.id, bot = %bot.id, fence = bot.fence, "bot claimed");
+                    running.push(tokio::spawn(run_bot(
+                        bots.clone(),
+                        cfg.clone(),
+                        bot,
+                        shutdown.clone(),
+                    )));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(worker = %cfg.id, error = %e, "bot claim failed"),
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(cfg.poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    for h in running {
+        let _ = h.await;
+    }
+}
+
+/// What the runner tells the store about the bot.
+fn summary(
+    bot_start: i64,
+    s: &Stepper,
+    last: Option<&Step>,
+    orders: u64,
+    fills: u64,
+) -> serde_json::Value {
+    let cash0 = s.engine().account().initial_cash();
+    let (equity, cash, position, fees, price) = last
+        .map_or((0.0, cash0, Decimal::ZERO, Decimal::ZERO, 0.0), |st| {
+            (st.equity, st.cash, st.position, st.fees, st.bar.close)
+        });
+    let cash0_f = skeet_engine::account::to_f64(cash0);
+    serde_json::json!({
+        "bar": s.position(),
+        "bars": s.len(),
+        "equity": equity,
+        "pnl": if last.is_some() { equity - cash0_f } else { 0.0 },
+        "initial_cash": cash0.normalize().to_string(),
+        "cash": cash.normalize().to_string(),
+        "position": position.normalize().to_string(),
+        "fees": fees.normalize().to_string(),
+        "last_price": price,
+        "orders": orders,
+        "fills": fills,
+        "symbol": s.market().instrument.id.symbol.to_string(),
+        "timeframe": s.market().timeframe.to_string(),
+        "started_at": bot_start,
+    })
+}
+
+/// The events one bar publishes.
+fn events_of(step: &Step, next_seq: &mut i64, orders: &mut u64, fills: &mut u64) -> Vec<BotEvent> {
+    let ts = step.bar.ts.as_millis();
+    let mut out = Vec::with_capacity(step.events.len() + 2);
+    let mut push = |kind: &str, data: serde_json::Value| {
+        *next_seq += 1;
+        out.push(BotEvent {
+            seq: *next_seq,
+            ts,
+            kind: kind.to_string(),
+            data,
+        });
+    };
+    let b = &step.bar;
+    push(
+        "bar",
+        serde_json::json!({"t": ts, "o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": b.volume}),
+    );
+    for e in &step.events {
+        let kind = match &e.kind {
+            EventKind::Submitted { .. } | EventKind::Closed { .. } => {
+                *orders += u64::from(matches!(e.kind, EventKind::Submitted { .. }));
+                "order"
+            }
+            EventKind::Filled { .. } => {
+                *fills += 1;
+                "fill"
+            }
+            EventKind::Refused { .. } | EventKind::Paused { .. } => "risk",
+        };
+        let mut data = serde_json::to_value(e).unwrap_or_default();
+        // Engine times are ns; the API speaks ms.
+        data["ts"] = serde_json::json!(e.ts / 1_000_000);
+        push(kind, data);
+    }
+    push(
+        "equity",
+        serde_json::json!({
+            "t": ts,
+            "equity": step.equity,
+            "cash": step.cash.normalize().to_string(),
+            "position": step.position.normalize().to_string(),
+        }),
+    );
+    out
+}
+
+async fn run_bot(
+    bots: Bots,
+    cfg: Arc<SupervisorConfig>,
+    bot: Bot,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (id, fence) = (bot.id.clone(), bot.fence);
+    let fail = |msg: String| {
+        let bots = bots.clone();
+        let id = id.clone();
+        async move {
+            tracing::warn!(bot = %id, error = %msg, "bot stopped on an error");
+            let _ = bots
+                .set_state(
+                    &id,
+                    fence,
+                    "error",
+                    &serde_json::json!({}),
+                    Some(&msg),
+                    true,
+                )
+                .await;
+        }
+    };
+    if bot.mode != "paper" || bot.venue != "replay" {
+        fail(format!(
+            "this worker runs paper bots on the replay venue; {} bots on {} are not available yet",
+            bot.mode, bot.venue
+        ))
+        .await;
+        return;
+    }
+    let config: PaperConfig = match serde_json::from_value(bot.config.clone()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("settings: {e}")).await,
+    };
+    let Ok(dir) = skeet_store::workspace_dir(&cfg.data_dir, &bot.workspace_id) else {
+        return fail("the bot's workspace id is not valid".into()).await;
+    };
+    let prepared = {
+        let run = config.run.clone();
+        tokio::task::spawn_blocking(move || run.prepare(&dir)).await
+    };
+    let prepared = match prepared {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return fail(e.to_string()).await,
+        Err(e) => return fail(format!("preparing the data failed: {e}")).await,
+    };
+    let (spec, market, run_cfg) = prepared.parts();
+    let run_cfg = skeet_backtest::RunConfig {
+        skip_quiet_bars: false,
+        ..run_cfg.clone()
+    };
+    let mut stepper = match Stepper::new(spec, prepared.params(), market.clone(), &run_cfg) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()).await,
+    };
+    // Resume where the previous holder stopped: replay the processed bars silently.
+    let done_bars = bot.summary["bar"]
+        .as_u64()
+        .map_or(0, |b| usize::try_from(b).unwrap_or(0));
+    let (mut orders, mut fills) = (
+        bot.summary["orders"].as_u64().unwrap_or(0),
+        bot.summary["fills"].as_u64().unwrap_or(0),
+    );
+    let started_at = bot.summary["started_at"]
+        .as_i64()
+        .unwrap_or_else(skeet_store::now_ms);
+    let paced_from = stepper
+        .len()
+        .saturating_sub(config.paced_bars.unwrap_or(500))
+        .max(stepper.warmup());
+    let mut next_seq = match bots.last_seq(&id).await {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let mut last: Option<Step> = None;
+    let fast_until = done_bars.max(paced_from);
+    let mut history = Vec::new();
+    while stepper.position() < fast_until {
+        let Some(step) = stepper.step() else { break };
+        if stepper.position() > done_bars {
+            // History before the paced part, not published before: its orders, fills and
+            // risk events go out in one batch (bars and equity points of the history are
+            // read over HTTP), numbered after what is already in the log.
+            let mut scratch = 0;
+            history.extend(
+                events_of(&step, &mut scratch, &mut orders, &mut fills)
+                    .into_iter()
+                    .filter(|e| e.kind != "bar" && e.kind != "equity"),
+            );
+        }
+        last = Some(step);
+    }
+    for e in &mut history {
+        next_seq += 1;
+        e.seq = next_seq;
+    }
+    if bots.append_events(&id, fence, &history).await.is_err() {
+        return fail("could not write the bot's events".into()).await;
+    }
+    let state_event = |seq: i64, state: &str| BotEvent {
+        seq,
+        ts: skeet_store::now_ms(),
+        kind: "state".into(),
+        data: serde_json::json!({"state": state}),
+    };
+    let beat_every =
+        Duration::from_millis(u64::try_from((cfg.lease_ms / 3).clamp(50, 1000)).unwrap_or(1000));
+    let mut beat = tokio::time::interval(beat_every);
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / config.speed));
+    let mut shutdown = shutdown;
+    let mut state = String::new();
+    let mut desired = bot.desired.clone();
+    loop {
+        let want = match desired.as_str() {
+            "running" => "running",
+            "paused" => "paused",
+            _ => "stopped",
+        };
+        if want != state {
+            next_seq += 1;
+            let _ = bots
+                .append_events(&id, fence, &[state_event(next_seq, want)])
+                .await;
+            let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+            let release = want == "stopped";
+            match bots.set_state(&id, fence, want, &s, None, release).await {
+                Ok(true) => {}
+                _ => return,
+            }
+            if release {
+                tracing::info!(bot = %id, "bot stopped");
+                return;
+            }
+            state = want.to_string();
+        }
+        tokio::select! {
+            _ = beat.tick() => {
+                match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
+                    Ok(Lease::Held { desired: d }) => desired = d,
+                    Ok(Lease::Lost) => {
+                        tracing::warn!(bot = %id, "bot lease lost; another worker has it");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(bot = %id, error = %e, "bot heartbeat failed"),
+                }
+            }
+            _ = pace.tick(), if state == "running" => {
+                let Some(step) = stepper.step() else {
+                    next_seq += 1;
+                    let _ = bots.append_events(&id, fence, &[state_event(next_seq, "finished")]).await;
+                    let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+                    let _ = bots.set_state(&id, fence, "finished", &s, None, true).await;
+                    tracing::info!(bot = %id, "bot finished its replay");
+                    return;
+                };
+                let events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
+                last = Some(step);
+                match bots.append_events(&id, fence, &events).await {
+                    Ok(n) if n == events.len() => {}
+                    Ok(_) => return,
+                    Err(e) => return fail(format!("could not write the bot's events: {e}")).await,
+                }
+                let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+                if !matches!(bots.set_state(&id, fence, "running", &s, None, false).await, Ok(true)) {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => {
+                // Hand the bot to another worker at once: it stays wanted.
+                let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+                let _ = bots.set_state(&id, fence, "starting", &s, None, true).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Paper bots through the real binaries: a bot on the replay venue trades exactly like its
+//! backtest, pushes its events on the websocket, pauses and resumes; and on PostgreSQL with
+//! two `skeet worker` processes, killing the one that runs a bot (kill -9) hands the bot to
+//! the other within the lease, with no bar skipped or published twice.
+
+#![allow(clippy::unwrap_used, reason = "test")]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+use common::{PgDatabase, request};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn skeet(dir: &std::path::Path, db: Option<&str>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_skeet"));
+    c.arg("--data-dir").arg(dir).env_remove("DATABASE_URL");
+    if let Some(url) = db {
+        c.env("DATABASE_URL", url);
+    }
+    c
+}
+
+/// Starts `skeet serve` with `extra` arguments; returns the process and its address.
+fn serve(dir: &std::path::Path, db: Option<&str>, extra: &[&str]) -> (Proc, String) {
+    let mut p = Proc(
+        skeet(dir, db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(p.0.stdout.take().unwrap());
+    let mut addr = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "skeet serve exited");
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = Some(a.to_string());
+        }
+        if line.starts_with("database:") {
+            break;
+        }
+    }
+    (p, addr.unwrap())
+}
+
+struct Api {
+    addr: String,
+    token: String,
+    ws: String,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> common::Response {
+        let auth = format!("Bearer {}", self.token);
+        request(
+            &self.addr,
+            method,
+            &format!("/api/workspaces/{}{path}", self.ws),
+            &[("Authorization", auth.as_str())],
+            body.as_ref(),
+        )
+    }
+
+    fn sign_up(addr: &str) -> Self {
+        let creds = json!({"email": "bots@example.com", "password": "bot password 123"});
+        let up = request(addr, "POST", "/api/auth/signup", &[], Some(&creds));
+        assert_eq!(up.status, 201, "{}", up.body);
+        let login = request(addr, "POST", "/api/auth/login", &[], Some(&creds));
+        Self {
+            addr: addr.to_string(),
+            token: login.body["token"].as_str().unwrap().to_string(),
+            ws: up.body["workspace_id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn dataset(&self, bars: u32) -> String {
+        let d = self.call(
+            "POST",
+            "/datasets/generate",
+            Some(json!({"symbol": "BTC/USDT", "timeframe": "1h", "bars": bars, "seed": 7, "model": "regime"})),
+        );
+        assert_eq!(d.status, 201, "{}", d.body);
+        d.body["id"].as_str().unwrap().to_string()
+    }
+
+    fn wait_bot(&self, id: &str, what: &str, until: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let b = self.call("GET", &format!("/bots/{id}"), None).body;
+            if until(&b) {
+                return b;
+            }
+            assert!(Instant::now() < deadline, "{what} never happened: {b}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn events(&self, id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .call(
+                    "GET",
+                    &format!("/bots/{id}/events?after={after}&limit=5000"),
+                    None,
+                )
+                .body;
+            let page = page.as_array().unwrap().clone();
+            if page.is_empty() {
+                return all;
+            }
+            after = page.last().unwrap()["seq"].as_i64().unwrap();
+            all.extend(page);
+        }
+    }
+}
+
+type Ws = tungstenite::WebSocket<TcpStream>;
+
+fn ws_connect(addr: &str, token: &str) -> Ws {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{addr}/api/ws"))
+            .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    tungstenite::client(req, stream).unwrap().0
+}
+
+fn ws_next(ws: &mut Ws) -> Value {
+    loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// Bars of the paced part come one per step, each exactly one timeframe after the last.
+#[track_caller]
+fn bars_are_contiguous(events: &[Value]) -> usize {
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "event numbers increase"
+    );
+    let bars: Vec<i64> = events
+        .iter()
+        .filter(|e| e["kind"] == "bar")
+        .map(|e| e["data"]["t"].as_i64().unwrap())
+        .collect();
+    assert!(
+        bars.windows(2).all(|w| w[1] - w[0] == 3_600_000),
+        "a bar was skipped or published twice: {bars:?}"
+    );
+    bars.len()
+}
+
+#[test]
+fn a_paper_bot_on_the_replay_venue_trades_like_its_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(dir.path(), None, &[]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(700);
+
+    // Bad settings are refused before the bot exists.
+    let bad = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "x", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 500}}})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let live = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "x", "mode": "live", "run": {"strategy": "sma_cross", "dataset": ds}})),
+    );
+    assert_eq!(live.status, 400, "{}", live.body);
+
+    let bot = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "paper sma", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 100, "paced_bars": 400})),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    assert_eq!(bot.body["state"], "stopped");
+
+    let mut ws = ws_connect(&addr, &api.token);
+    ws.send(tungstenite::Message::text(
+        json!({"op": "subscribe", "channel": format!("bot:{id}")}).to_string(),
+    ))
+    .unwrap();
+    while ws_next(&mut ws)["type"] != "subscribed" {}
+    let started = api.call("POST", &format!("/bots/{id}/start"), None);
+    assert_eq!(started.body["desired"], "running");
+
+    // Live events arrive on the websocket: the state, bars, and (soon) a fill.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut kinds = std::collections::BTreeSet::new();
+    while !(kinds.contains("bar") && kinds.contains("fill") && kinds.contains("equity")) {
+        let m = ws_next(&mut ws);
+        if m["event"] == "bot" {
+            kinds.insert(m["data"]["kind"].as_str().unwrap().to_string());
+        }
+        assert!(Instant::now() < deadline, "no fill pushed: {kinds:?}");
+    }
+
+    // Pause holds it; start resumes it.
+    api.call("POST", &format!("/bots/{id}/pause"), None);
+    let paused = api.wait_bot(&id, "pause", |b| b["state"] == "paused");
+    let at = paused["summary"]["bar"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let still = api.call("GET", &format!("/bots/{id}"), None).body;
+    assert_eq!(
+        still["summary"]["bar"].as_u64().unwrap(),
+        at,
+        "a paused bot does not step"
+    );
+    api.call("POST", &format!("/bots/{id}/start"), None);
+    let done = api.wait_bot(&id, "the end of the replay", |b| b["state"] == "finished");
+    assert_eq!(done["desired"], "stopped");
+    assert_eq!(done["summary"]["bar"], 700);
+    assert_eq!(done["summary"]["bars"], 700);
+
+    let events = api.events(&id);
+    assert_eq!(
+        bars_are_contiguous(&events),
+        400,
+        "the paced part is every bar once"
+    );
+    let fills = events.iter().filter(|e| e["kind"] == "fill").count();
+    assert!(fills >= 2, "{fills}");
+    assert_eq!(done["summary"]["fills"].as_u64().unwrap(), fills as u64);
+
+    // The same strategy, data and settings as a backtest: the same money to the cent.
+    let bt = api.call(
+        "POST",
+        "/backtests",
+        Some(json!({"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}})),
+    );
+    assert_eq!(bt.status, 202, "{}", bt.body);
+    let bt_id = bt.body["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let j = api.call("GET", &format!("/backtests/{bt_id}"), None).body;
+        if j["state"] == "succeeded" {
+            break j["result"].clone();
+        }
+        assert!(Instant::now() < deadline, "{j}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        done["summary"]["cash"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        report["final_cash"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        "paper cash == backtest cash"
+    );
+    assert_eq!(
+        done["summary"]["position"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        report["open_position"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+    );
+
+    // Finished bots can be deleted; running ones cannot.
+    assert_eq!(api.call("DELETE", &format!("/bots/{id}"), None).status, 204);
+    assert_eq!(api.call("GET", &format!("/bots/{id}"), None).status, 404);
+}
+
+#[test]
+fn a_killed_worker_hands_its_bot_over_without_gaps_or_duplicates() {
+    let Some(pg) = PgDatabase::create() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_api, addr) = serve(dir.path(), Some(&pg.url), &["--no-workers"]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(500);
+    let worker = || {
+        Proc(
+            skeet(dir.path(), Some(&pg.url))
+                .args(["worker", "--workers", "1", "--lease-ms", "1500"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut workers = vec![worker(), worker()];
+    let bot = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "survivor", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 40, "paced_bars": 240})),
+    );
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    api.call("POST", &format!("/bots/{id}/start"), None);
+    let running = api.wait_bot(&id, "a worker taking the bot", |b| {
+        b["state"] == "running" && b["summary"]["bar"].as_u64().unwrap_or(0) > 280
+    });
+    let owner = running["lease_owner"].as_str().unwrap().to_string();
+    let pid: u32 = owner.rsplit('-').next().unwrap().parse().unwrap();
+    let victim = workers.iter().position(|w| w.0.id() == pid).unwrap();
+    let killed_at = Instant::now();
+    // kill -9: no goodbye, the lease just stops being renewed.
+    workers[victim].0.kill().unwrap();
+    workers[victim].0.wait().unwrap();
+    let taken = api.wait_bot(&id, "the takeover", |b| {
+        b["fence"].as_i64().unwrap() >= 2 && b["state"] == "running"
+    });
+    assert_ne!(taken["lease_owner"].as_str().unwrap(), owner);
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(10),
+        "taken over within the lease (1.5 s) plus a poll: {:?}",
+        killed_at.elapsed()
+    );
+    let done = api.wait_bot(&id, "the end of the replay", |b| b["state"] == "finished");
+    assert_eq!(done["summary"]["bar"], 500);
+    let events = api.events(&id);
+    assert_eq!(bars_are_contiguous(&events), 240);
+    let fills = events.iter().filter(|e| e["kind"] == "fill").count() as u64;
+    assert_eq!(
+        done["summary"]["fills"].as_u64().unwrap(),
+        fills,
+        "no fill lost or doubled"
+    );
+}

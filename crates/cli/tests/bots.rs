@@ -3,7 +3,11 @@
 //! two `skeet worker` processes, killing the one that runs a bot (kill -9) hands the bot to
 //! the other within the lease, with no bar skipped or published twice.
 
-#![allow(clippy::unwrap_used, reason = "test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::needless_pass_by_value,
+    reason = "test: request bodies are built inline and handed over"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -318,7 +322,7 @@ fn a_killed_worker_hands_its_bot_over_without_gaps_or_duplicates() {
                 .unwrap(),
         )
     };
-    let mut workers = vec![worker(), worker()];
+    let mut workers = [worker(), worker()];
     let bot = api.call(
         "POST",
         "/bots",

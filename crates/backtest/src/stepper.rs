@@ -133,6 +133,31 @@ impl Stepper {
         &self.engine
     }
 
+    /// Cancels working orders and closes the position at the close of the last processed bar
+    /// (a market order: taker fee and slippage), as the drawdown kill switch does; returns
+    /// the events that caused. Nothing happens before the first bar.
+    pub fn flatten(&mut self) -> Vec<Event> {
+        let Some(t) = self.t.checked_sub(1) else {
+            return Vec::new();
+        };
+        let b = &self.market.bars;
+        let bar = BarRef {
+            ts: b.ts()[t],
+            close_ts: b.ts()[t] + self.tf,
+            open: b.open()[t],
+            high: b.high()[t],
+            low: b.low()[t],
+            close: b.close()[t],
+            volume: b.volume()[t],
+        };
+        self.engine.close_out(0, t, &bar);
+        self.engine.mark(0, bar.close);
+        let all = self.engine.events();
+        let events = all[self.events_seen..].to_vec();
+        self.events_seen = all.len();
+        events
+    }
+
     /// Processes the next bar; `None` after the last.
     pub fn step(&mut self) -> Option<Step> {
         let b = &self.market.bars;

@@ -304,6 +304,88 @@ fn a_paper_bot_on_the_replay_venue_trades_like_its_backtest() {
 }
 
 #[test]
+fn risk_limits_cap_orders_and_the_drawdown_kill_switch_flattens_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(dir.path(), None, &[]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(600);
+    let bad = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "b", "run": {"strategy": "sma_cross", "dataset": ds}, "risk": {"max_drawdown_pct": 150}})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_drawdown_pct")
+    );
+
+    // Entries are all-in (about 10,000 USDT): the order-value limit caps each to 10 USDT (the
+    // engine's rule, the same in backtests).
+    let small = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "small", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 500, "paced_bars": 300, "risk": {"max_order_notional": 10}})),
+    );
+    assert_eq!(small.status, 201, "{}", small.body);
+    let small_id = small.body["id"].as_str().unwrap().to_string();
+    api.call("POST", &format!("/bots/{small_id}/start"), None);
+    api.wait_bot(&small_id, "the end", |b| b["state"] == "finished");
+    let events = api.events(&small_id);
+    let values: Vec<f64> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| {
+            let q: f64 = e["data"]["quantity"].as_str().unwrap().parse().unwrap();
+            let p: f64 = e["data"]["price"].as_str().unwrap().parse().unwrap();
+            q * p
+        })
+        .collect();
+    assert!(!values.is_empty());
+    // Exits sell what the capped entry bought, at a price that moved a little since.
+    assert!(values.iter().all(|v| *v <= 12.0), "{values:?}");
+
+    // A tiny drawdown limit trips on the first losing stretch: flattened, stopped, killed.
+    let kill = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "kill", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 500, "paced_bars": 300, "risk": {"max_drawdown_pct": 0.5}})),
+    );
+    let kill_id = kill.body["id"].as_str().unwrap().to_string();
+    api.call("POST", &format!("/bots/{kill_id}/start"), None);
+    let killed = api.wait_bot(&kill_id, "the kill switch", |b| {
+        b["state"] == "killed" || b["state"] == "finished"
+    });
+    assert_eq!(killed["state"], "killed", "{killed}");
+    assert_eq!(killed["desired"], "stopped");
+    assert!(
+        killed["error"].as_str().unwrap().contains("0.5% limit"),
+        "{killed}"
+    );
+    assert_eq!(
+        killed["summary"]["position"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        0.0,
+        "flattened: {killed}"
+    );
+    assert!(
+        killed["summary"]["bar"].as_u64().unwrap() < 600,
+        "stopped early"
+    );
+    let events = api.events(&kill_id);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "risk" && e["data"]["event"] == "killed")
+    );
+}
+
+#[test]
 fn a_killed_worker_hands_its_bot_over_without_gaps_or_duplicates() {
     let Some(pg) = PgDatabase::create() else {
         return;

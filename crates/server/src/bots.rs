@@ -47,6 +47,12 @@ pub(crate) struct BotBody {
     /// replayed at once as history.
     #[serde(default)]
     paced_bars: Option<usize>,
+    /// Risk limits: `{max_order_notional?, max_position_notional?, max_open_orders?,
+    /// max_drawdown_pct?}`; reaching the drawdown limit flattens the position and stops the
+    /// bot.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    risk: Option<serde_json::Value>,
 }
 
 #[utoipa::path(post, path = "/api/workspaces/{ws}/bots", tag = "bots",
@@ -81,6 +87,7 @@ pub(crate) async fn create(
         "run": serde_json::to_value(&run).map_err(|_| ApiError::internal())?,
         "speed": b.speed.unwrap_or(5.0),
         "paced_bars": b.paced_bars,
+        "risk": b.risk.unwrap_or_else(|| serde_json::json!({})),
     });
     let validate = s.validate.clone();
     let dir = crate::datasets::workspace_dir(&s, &ws)?;

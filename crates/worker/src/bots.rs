@@ -42,6 +42,62 @@ pub struct PaperConfig {
     /// starts trading near the end of the series; default: the last 500 bars are paced.
     #[serde(default)]
     pub paced_bars: Option<usize>,
+    /// Risk limits checked before every order.
+    #[serde(default)]
+    pub risk: RiskSettings,
+}
+
+/// A bot's risk limits (all optional). Refusals are published as `risk` events with the
+/// reason; reaching `max_drawdown_pct` flattens the position and stops the bot (`killed`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSettings {
+    /// Largest order value (quote currency).
+    #[serde(default)]
+    pub max_order_notional: Option<f64>,
+    /// Largest position value (quote currency).
+    #[serde(default)]
+    pub max_position_notional: Option<f64>,
+    /// Most working orders at once.
+    #[serde(default)]
+    pub max_open_orders: Option<usize>,
+    /// Drawdown from the equity peak, percent, that flattens and stops the bot.
+    #[serde(default)]
+    pub max_drawdown_pct: Option<f64>,
+}
+
+impl RiskSettings {
+    fn check(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("max_order_notional", self.max_order_notional),
+            ("max_position_notional", self.max_position_notional),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(format!("risk.{name} must be a positive amount"));
+            }
+        }
+        if let Some(d) = self.max_drawdown_pct
+            && !(d.is_finite() && d > 0.0 && d <= 100.0)
+        {
+            return Err("risk.max_drawdown_pct must be from 0 to 100 (percent)".into());
+        }
+        if self.max_open_orders == Some(0) {
+            return Err("risk.max_open_orders must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> skeet_engine::RiskLimits {
+        let d = skeet_engine::RiskLimits::default();
+        skeet_engine::RiskLimits {
+            max_order_notional: self.max_order_notional,
+            max_position_notional: self.max_position_notional,
+            max_open_orders: self.max_open_orders.unwrap_or(d.max_open_orders),
+            max_drawdown_pct: self.max_drawdown_pct,
+        }
+    }
 }
 
 impl PaperConfig {
@@ -53,6 +109,7 @@ impl PaperConfig {
         if !(self.speed.is_finite() && (0.1..=1000.0).contains(&self.speed)) {
             return Err("speed must be from 0.1 to 1000 bars per second".into());
         }
+        self.risk.check()?;
         self.run.validate(dir).map_err(|e| e.to_string())
     }
 }
@@ -187,6 +244,67 @@ fn events_of(step: &Step, next_seq: &mut i64, orders: &mut u64, fills: &mut u64)
     out
 }
 
+/// The event counters a runner keeps.
+struct Counters {
+    next_seq: i64,
+    orders: u64,
+    fills: u64,
+}
+
+/// True when this bar tripped the drawdown kill switch.
+fn tripped(step: &Step) -> bool {
+    step.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Paused { protection, .. } if protection.contains("kill switch"))
+    })
+}
+
+/// The drawdown kill switch: flatten at the last close, publish why, and stop for good
+/// (`killed`; users must start the bot again deliberately).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per place the switch can trip"
+)]
+async fn kill_switch(
+    bots: &Bots,
+    id: &str,
+    fence: i64,
+    stepper: &mut Stepper,
+    step: &Step,
+    mut events: Vec<BotEvent>,
+    c: &mut Counters,
+    started_at: i64,
+    limit: Option<f64>,
+) {
+    let mut flat = step.clone();
+    flat.events = stepper.flatten();
+    let account = stepper.engine().account();
+    flat.cash = account.cash();
+    flat.position = account.position(0).quantity;
+    flat.fees = account.fees();
+    flat.equity = stepper.engine().equity_f();
+    let mut more = events_of(&flat, &mut c.next_seq, &mut c.orders, &mut c.fills);
+    more.retain(|e| e.kind != "bar");
+    events.extend(more);
+    let msg = format!(
+        "the drawdown reached the {}% limit: position flattened and bot stopped",
+        limit.unwrap_or_default()
+    );
+    c.next_seq += 1;
+    events.push(BotEvent {
+        seq: c.next_seq,
+        ts: skeet_store::now_ms(),
+        kind: "risk".into(),
+        data: serde_json::json!({"event": "killed", "message": msg}),
+    });
+    let _ = bots.append_events(id, fence, &events).await;
+    metrics::counter!("skeet_bot_risk_stops_total").increment(1);
+    let s = summary(started_at, stepper, Some(&flat), c.orders, c.fills);
+    let _ = bots
+        .set_state(id, fence, "killed", &s, Some(&msg), true)
+        .await;
+    tracing::warn!(bot = %id, "{msg}");
+}
+
 async fn run_bot(
     bots: Bots,
     cfg: Arc<SupervisorConfig>,
@@ -238,6 +356,7 @@ async fn run_bot(
     let (spec, market, run_cfg) = prepared.parts();
     let run_cfg = skeet_backtest::RunConfig {
         skip_quiet_bars: false,
+        risk: config.risk.limits(),
         ..run_cfg.clone()
     };
     let mut stepper = match Stepper::new(spec, prepared.params(), market.clone(), &run_cfg) {
@@ -266,8 +385,13 @@ async fn run_bot(
     let mut last: Option<Step> = None;
     let fast_until = done_bars.max(paced_from);
     let mut history = Vec::new();
+    let mut killed_in_history = None;
     while stepper.position() < fast_until {
         let Some(step) = stepper.step() else { break };
+        if tripped(&step) && stepper.position() > done_bars {
+            killed_in_history = Some(step);
+            break;
+        }
         if stepper.position() > done_bars {
             // History before the paced part, not published before: its orders, fills and
             // risk events go out in one batch (bars and equity points of the history are
@@ -287,6 +411,33 @@ async fn run_bot(
     }
     if bots.append_events(&id, fence, &history).await.is_err() {
         return fail("could not write the bot's events".into()).await;
+    }
+    if let Some(step) = killed_in_history {
+        let mut scratch = 0;
+        let mut events = events_of(&step, &mut scratch, &mut orders, &mut fills);
+        events.retain(|e| e.kind != "bar" && e.kind != "equity");
+        for e in &mut events {
+            next_seq += 1;
+            e.seq = next_seq;
+        }
+        let mut c = Counters {
+            next_seq,
+            orders,
+            fills,
+        };
+        kill_switch(
+            &bots,
+            &id,
+            fence,
+            &mut stepper,
+            &step,
+            events,
+            &mut c,
+            started_at,
+            config.risk.max_drawdown_pct,
+        )
+        .await;
+        return;
     }
     let state_event = |seq: i64, state: &str| BotEvent {
         seq,
@@ -345,6 +496,11 @@ async fn run_bot(
                     return;
                 };
                 let events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
+                if tripped(&step) {
+                    let mut c = Counters { next_seq, orders, fills };
+                    kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, config.risk.max_drawdown_pct).await;
+                    return;
+                }
                 last = Some(step);
                 match bots.append_events(&id, fence, &events).await {
                     Ok(n) if n == events.len() => {}

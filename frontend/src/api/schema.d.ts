@@ -1058,6 +1058,12 @@ export interface components {
              */
             paced_bars?: number | null;
             /**
+             * @description Risk limits: `{max_order_notional?, max_position_notional?, max_open_orders?,
+             *     max_drawdown_pct?}`; reaching the drawdown limit flattens the position and stops the
+             *     bot.
+             */
+            risk?: Record<string, never>;
+            /**
              * @description What to run and on which data, as for a backtest (strategy or spec or strategy_id;
              *     dataset or symbol and timeframe; cash, commission, fill).
              */

@@ -298,6 +298,15 @@ fn a_paper_bot_on_the_replay_venue_trades_like_its_backtest() {
             .unwrap(),
     );
 
+    // /metrics counts bots by mode and state.
+    let m = request(&addr, "GET", "/metrics", &[], None).body;
+    let text = m.as_str().unwrap();
+    assert!(
+        text.contains("skeet_bots{mode=\"paper\",state=\"finished\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("skeet_bots{mode=\"paper\",state=\"running\"} 0"));
+
     // Finished bots can be deleted; running ones cannot.
     assert_eq!(api.call("DELETE", &format!("/bots/{id}"), None).status, 204);
     assert_eq!(api.call("GET", &format!("/bots/{id}"), None).status, 404);

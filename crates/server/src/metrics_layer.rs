@@ -107,6 +107,20 @@ pub(crate) async fn render(State(s): State<Arc<AppState>>) -> Response {
             }
         }
     }
+    if let Ok(counts) = s.bots.counts().await {
+        // Every state for both modes, zero included (a state that empties drops to 0).
+        for mode in ["paper", "live"] {
+            for state in [
+                "stopped", "starting", "running", "paused", "finished", "killed", "error",
+            ] {
+                let n = counts
+                    .iter()
+                    .find(|(st, m, _)| st == state && m == mode)
+                    .map_or(0, |c| c.2);
+                metrics::gauge!("skeet_bots", "mode" => mode, "state" => state).set(n as f64);
+            }
+        }
+    }
     let (size, idle) = s.db.pool_usage();
     metrics::gauge!("skeet_db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("skeet_db_pool_connections", "state" => "busy")

@@ -298,6 +298,28 @@ fn a_paper_bot_on_the_replay_venue_trades_like_its_backtest() {
             .unwrap(),
     );
 
+    // The divergence report reruns the backtest over the bot's bars: nothing differs.
+    let job = api.call("POST", &format!("/bots/{id}/divergence"), None);
+    assert_eq!(job.status, 202, "{}", job.body);
+    let job_id = job.body["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let j = api.call("GET", &format!("/jobs/{job_id}"), None).body;
+        if j["state"] == "succeeded" {
+            break j["result"].clone();
+        }
+        assert!(j["state"] != "failed" && Instant::now() < deadline, "{j}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        report["bot_fills"].as_u64().unwrap(),
+        fills as u64,
+        "{report}"
+    );
+    assert_eq!(report["backtest_fills"], report["bot_fills"]);
+    assert_eq!(report["differences"], json!([]));
+    assert!(report["verdict"].as_str().unwrap().starts_with("identical"));
+
     // /metrics counts bots by mode and state.
     let m = request(&addr, "GET", "/metrics", &[], None).body;
     let text = m.as_str().unwrap();

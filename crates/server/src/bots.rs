@@ -224,6 +224,49 @@ pub(crate) async fn stop_all(
     Ok(axum::Json(Stopped { stopped }))
 }
 
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/divergence", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 202, body = skeet_store::jobs::Job, description = "Queued: the job's result lists every fill that differs from the backtest over the same bars, with its cause"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn divergence(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.writer_in(&s, &ws, "run divergence reports").await?;
+    let bot = s.bots.get(&ws, &id).await?;
+    let bars = bot.summary["bar"].as_u64().unwrap_or(0);
+    if bars == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the bot has not processed any bar yet; start it first",
+        ));
+    }
+    let mut fills = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = s.bots.events(&id, after, 5000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        fills.extend(page.into_iter().filter(|e| e.kind == "fill").map(|e| {
+            serde_json::json!({
+                "bar": e.data["bar"],
+                "side": e.data["side"],
+                "quantity": e.data["quantity"],
+                "price": e.data["price"],
+            })
+        }));
+    }
+    let payload = serde_json::json!({
+        "bot_id": id,
+        "config": bot.config,
+        "bars": bars,
+        "fills": fills,
+    });
+    let job = crate::jobs::queue(&s, &caller, &ws, "divergence", &payload, 1).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
 /// Which events.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct EventsQuery {

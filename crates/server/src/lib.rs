@@ -252,6 +252,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(bots::stop))
         .routes(routes!(bots::stop_all))
         .routes(routes!(bots::events))
+        .routes(routes!(bots::divergence))
         .routes(routes!(datasets::list))
         .routes(routes!(datasets::get, datasets::delete))
         .routes(routes!(datasets::generate_dataset))

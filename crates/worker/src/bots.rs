@@ -89,7 +89,7 @@ impl RiskSettings {
         Ok(())
     }
 
-    fn limits(&self) -> skeet_engine::RiskLimits {
+    pub(crate) fn limits(&self) -> skeet_engine::RiskLimits {
         let d = skeet_engine::RiskLimits::default();
         skeet_engine::RiskLimits {
             max_order_notional: self.max_order_notional,

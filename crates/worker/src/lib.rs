@@ -14,6 +14,7 @@
 mod backtest;
 pub mod bots;
 mod cache;
+pub mod divergence;
 pub mod download;
 mod optimize;
 
@@ -29,7 +30,13 @@ pub use backtest::{BacktestRequest, JobError};
 pub use optimize::{MAX_TRIALS, OptimizeRequest, WalkForwardRequest};
 
 /// Job kinds this worker runs.
-pub const KINDS: &[&str] = &["backtest", "optimize", "walkforward", "download"];
+pub const KINDS: &[&str] = &[
+    "backtest",
+    "optimize",
+    "walkforward",
+    "download",
+    "divergence",
+];
 
 /// Checks a job payload of `kind` against the workspace directory `dir` before it is
 /// queued, with the same code that runs it.
@@ -54,6 +61,9 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
             req.validate(dir).map_err(|e| e.to_string())
         }
         "download" => download::validate(payload),
+        "divergence" => serde_json::from_value::<divergence::DivergenceRequest>(payload.clone())
+            .map(|_| ())
+            .map_err(|e| format!("request body: {e}")),
         // Not a job: a bot's settings, checked with the code that runs them.
         "bot" => {
             let cfg: bots::PaperConfig =
@@ -75,6 +85,7 @@ fn execute(
         "optimize" => optimize::execute(payload, dir, progress),
         "walkforward" => optimize::execute_walkforward(payload, dir, progress),
         "download" => download::execute(payload, dir, progress),
+        "divergence" => divergence::execute(payload, dir),
         other => Err(JobError::Invalid(format!("no worker runs '{other}' jobs"))),
     }
 }

@@ -76,9 +76,10 @@ pub struct ServerConfig {
     pub api_key: String,
     /// HMAC secret.
     pub api_secret: String,
-    /// When above zero, BTCUSDT 1m klines are this many generated closed bars ending at the
-    /// current minute (a deterministic random walk from 30,000) instead of the recorded
-    /// ones: enough history for paged downloads and backtests.
+    /// When above zero, BTCUSDT klines of every interval are this many generated closed bars
+    /// ending now (deterministic waves around 30,000: the same bar has the same prices in
+    /// every request) instead of the recorded 1m ones: history for paged downloads and
+    /// backtests, and new bars closing on time for live bots (1s bars close every second).
     pub history_bars: usize,
 }
 
@@ -180,25 +181,28 @@ struct Server {
 
 type Answer = (StatusCode, Value);
 
-/// `n` closed 1m klines ending before the minute of `now_ms`, in Binance's row format: a
-/// deterministic random walk (same bars for the same minute) around 30,000.
-fn generated_klines(n: usize, now_ms: i64) -> Vec<Value> {
-    let minute = 60_000;
-    let first = (now_ms.div_euclid(minute) - i64::try_from(n).unwrap_or(0)) * minute;
-    let mut state: u64 = 0x5eed_0001;
-    let mut next = || {
-        // xorshift64: reproducible without a dependency.
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        Decimal::from(state % 2001) - Decimal::from(1000)
-    };
-    let mut close = Decimal::from(30_000);
+/// The synthetic close of the bar opening at `open_ms` (any interval): two slow waves around
+/// 30,000 plus a little deterministic noise, so the same bar always has the same prices, in
+/// every request, and moving-average crossovers happen every few dozen bars.
+fn synthetic_close(open_ms: i64, len_ms: i64) -> Decimal {
+    let k = (open_ms / len_ms.max(1)) as f64;
+    let noise = ((open_ms / len_ms.max(1)).wrapping_mul(2_654_435_761) % 1000) as f64 / 100.0;
+    let x = 30_000.0
+        + 250.0 * (k * std::f64::consts::TAU / 41.0).sin()
+        + 80.0 * (k * std::f64::consts::TAU / 13.0).sin()
+        + noise;
+    format!("{x:.2}").parse().unwrap_or(Decimal::from(30_000))
+}
+
+/// Closed `len_ms` klines (Binance's row format) over the `n` intervals before the one holding
+/// `now_ms`, from `synthetic_close`: the open is the previous close.
+fn generated_klines(n: usize, now_ms: i64, len_ms: i64) -> Vec<Value> {
+    let first = (now_ms.div_euclid(len_ms) - i64::try_from(n).unwrap_or(0)) * len_ms;
     (0..n)
         .map(|i| {
-            let open_ms = first + i64::try_from(i).unwrap_or(0) * minute;
-            let open = close;
-            close = (open + next() / Decimal::from(20)).max(Decimal::from(1000));
+            let open_ms = first + i64::try_from(i).unwrap_or(0) * len_ms;
+            let open = synthetic_close(open_ms - len_ms, len_ms);
+            let close = synthetic_close(open_ms, len_ms);
             let high = open.max(close) + Decimal::from(3);
             let low = open.min(close) - Decimal::from(3);
             json!([
@@ -208,7 +212,7 @@ fn generated_klines(n: usize, now_ms: i64) -> Vec<Value> {
                 fmt8(low),
                 fmt8(close),
                 "1.50000000",
-                open_ms + minute - 1,
+                open_ms + len_ms - 1,
                 fmt8(close * Decimal::new(15, 1)),
                 10,
                 "0.75000000",
@@ -349,7 +353,7 @@ impl Server {
             }
         }
         let klines = if cfg.history_bars > 0 {
-            generated_klines(cfg.history_bars, wall_ms())
+            Vec::new()
         } else {
             match crate::recorded("binance/klines_btcusdt_1m.json") {
                 Value::Array(rows) => rows,
@@ -631,7 +635,11 @@ impl Server {
         }
         let start = int_param(p, "startTime")?;
         let end = int_param(p, "endTime")?;
-        let mut rows: Vec<Value> = if v == "BTCUSDT" && iv == "1m" {
+        let mut rows: Vec<Value> = if self.cfg.history_bars > 0 && v == "BTCUSDT" && *len > 0 {
+            // Generated history for any interval, ending now (recomputed per request, so a
+            // live bot polling for new bars sees them close on time).
+            generated_klines(self.cfg.history_bars, wall_ms(), *len)
+        } else if v == "BTCUSDT" && iv == "1m" {
             self.klines.clone()
         } else {
             Vec::new()

@@ -84,6 +84,9 @@ pub(crate) struct WorkerArgs {
     /// Job lease in milliseconds: how long a silent worker keeps a job.
     #[arg(long, env = "SKEET_JOB_LEASE_MS", default_value_t = skeet_worker::LEASE_MS)]
     lease_ms: i64,
+    /// Reach a venue at another endpoint for live bots (as `skeet serve --venue-url`).
+    #[arg(long = "venue-url", env = "SKEET_VENUE_URLS", value_delimiter = ',')]
+    venue_urls: Vec<String>,
     /// Serve this process's Prometheus metrics (job durations) at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
@@ -190,7 +193,14 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
             )
         };
         if !args.no_workers {
-            workers.push(spawn_bot_supervisor(&db, data_dir, args.lease_ms, &stopped));
+            workers.push(spawn_bot_supervisor(
+                &db,
+                data_dir,
+                args.lease_ms,
+                &stopped,
+                Some(state.vault.clone()),
+                state.venues.urls.clone(),
+            ));
         }
         workers.push(tokio::spawn(skeet_server::bots::watch_bots(
             state.clone(),
@@ -270,6 +280,8 @@ fn spawn_bot_supervisor(
     data_dir: &Path,
     lease_ms: i64,
     stopped: &tokio::sync::watch::Receiver<bool>,
+    vault: Option<skeet_store::vault::Vault>,
+    venue_urls: std::collections::BTreeMap<String, String>,
 ) -> tokio::task::JoinHandle<()> {
     let cfg = skeet_worker::bots::SupervisorConfig {
         id: format!("bots-{}-{}", skeet_store::new_id(), std::process::id()),
@@ -277,6 +289,8 @@ fn spawn_bot_supervisor(
         lease_ms: lease_ms.max(300),
         poll: std::time::Duration::from_millis(250),
         max_bots: 1_000,
+        vault,
+        venue_urls,
     };
     tokio::spawn(skeet_worker::bots::supervise(
         skeet_store::bots::Bots::new(db.clone()),
@@ -321,7 +335,19 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             None,
             None,
         );
-        workers.push(spawn_bot_supervisor(&db, data_dir, args.lease_ms, &stopped));
+        let venues = skeet_server::venues::VenueSettings::parse(&args.venue_urls)
+            .map_err(|e| anyhow::anyhow!("--venue-url: {e}"))?;
+        let vault = master_keys(data_dir)
+            .ok()
+            .map(|(keys, _)| skeet_store::vault::Vault::new(db.clone(), keys));
+        workers.push(spawn_bot_supervisor(
+            &db,
+            data_dir,
+            args.lease_ms,
+            &stopped,
+            vault,
+            venues.urls,
+        ));
         line(format!(
             "{} worker(s) running on {}",
             workers.len(),

@@ -31,12 +31,18 @@ use crate::{ApiError, AppState, Caller, blocking};
 pub(crate) struct BotBody {
     /// Name, unique in the workspace (1 to 100 characters).
     name: String,
-    /// `paper` (default). Live bots are not available yet.
+    /// `paper` (default) or `live` (owners and traders).
     #[serde(default)]
     mode: Option<String>,
-    /// `replay` (default): the strategy trades the dataset's bars, paced at `speed`.
+    /// Paper: `replay` (default): the strategy trades the dataset's bars, paced at `speed`.
+    /// Live: the venue (`binance`, `kraken`, `coinbase`, `alpaca`).
     #[serde(default)]
     venue: Option<String>,
+    /// Live bots: `{credential_id, quote_per_trade, warmup_bars?}` (the symbol and timeframe
+    /// come from `run`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    live: Option<serde_json::Value>,
     /// What to run and on which data, as for a backtest (strategy or spec or strategy_id;
     /// dataset or symbol and timeframe; cash, commission, fill).
     run: BacktestBody,
@@ -65,17 +71,77 @@ pub(crate) async fn create(
     Path(ws): Path<String>,
     ApiJson(b): ApiJson<BotBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.writer_in(&s, &ws, "create bots").await?;
+    let role = caller.writer_in(&s, &ws, "create bots").await?;
     let name = b.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
     }
     let mode = b.mode.as_deref().unwrap_or("paper");
+    if mode == "live" {
+        if !role.can_trade_live() {
+            return Err(ApiError::forbidden(
+                "only owners and traders can create live bots",
+            ));
+        }
+        let venue = b.venue.as_deref().unwrap_or_default();
+        if !skeet_exchange::VENUES.contains(&venue) {
+            return Err(ApiError::bad_request(format!(
+                "venue: a live bot trades on one of {}",
+                skeet_exchange::VENUES.join(", ")
+            )));
+        }
+        let live = b.live.clone().unwrap_or_default();
+        let cred = live["credential_id"].as_str().unwrap_or_default();
+        let owned = s.vault.list(&ws).await?;
+        match owned.iter().find(|c| c.id == cred) {
+            Some(c) if c.venue == venue => {}
+            Some(c) => {
+                return Err(ApiError::bad_request(format!(
+                    "live.credential_id: that credential is for {}, not {venue}",
+                    c.venue
+                )));
+            }
+            None => {
+                return Err(ApiError::bad_request(
+                    "live.credential_id: no such exchange credential in this workspace",
+                ));
+            }
+        }
+        let run = b.run.resolve(&s, &ws).await?;
+        let (spec, params, symbol, timeframe) = run.live_parts()?;
+        let config = serde_json::json!({
+            "spec": spec,
+            "params": params,
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "credential_id": cred,
+            "quote_per_trade": live["quote_per_trade"],
+            "warmup_bars": live["warmup_bars"],
+            "risk": b.risk.clone().unwrap_or_else(|| serde_json::json!({})),
+        });
+        let validate = s.validate.clone();
+        let dir = crate::datasets::workspace_dir(&s, &ws)?;
+        let checked = config.clone();
+        blocking(move || validate("live_bot", &dir, &checked).map_err(ApiError::bad_request))
+            .await?;
+        let bot = s
+            .bots
+            .create(
+                &ws,
+                &NewBot {
+                    name: &name,
+                    mode,
+                    venue,
+                    config: &config,
+                    created_by: Some(&caller.user.id),
+                },
+            )
+            .await?;
+        return Ok((StatusCode::CREATED, axum::Json(bot)));
+    }
     let venue = b.venue.as_deref().unwrap_or("replay");
     if mode != "paper" {
-        return Err(ApiError::bad_request(
-            "mode: only paper bots are available so far (live bots come with the order journal and reconciliation)",
-        ));
+        return Err(ApiError::bad_request("mode: paper or live"));
     }
     if venue != "replay" {
         return Err(ApiError::bad_request(
@@ -265,6 +331,19 @@ pub(crate) async fn divergence(
     });
     let job = crate::jobs::queue(&s, &caller, &ws, "divergence", &payload, 1).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+#[utoipa::path(get, path = "/api/workspaces/{ws}/bots/{id}/orders", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = [skeet_store::bots::JournalEntry], description = "The order journal, oldest first: every order the bot intended, with its state at the venue"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn journal(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.role_in(&s, &ws).await?;
+    s.bots.get(&ws, &id).await?;
+    Ok(axum::Json(s.bots.journal(&id).await?))
 }
 
 /// Which events.

@@ -159,6 +159,36 @@ pub(crate) struct BacktestBody {
 
 impl BacktestBody {
     /// Resolves `strategy_id` and `dataset` within `ws` into `spec` and the series fields.
+    /// What a live bot takes from a resolved request: the spec (templates expanded), the
+    /// parameters, the symbol and the timeframe.
+    pub(crate) fn live_parts(
+        &self,
+    ) -> Result<(serde_json::Value, BTreeMap<String, f64>, String, String), ApiError> {
+        let spec = match (&self.spec, &self.strategy) {
+            (Some(s), _) => s.clone(),
+            (None, Some(name)) => {
+                let text = skeet_strategy::templates::json(name).ok_or_else(|| {
+                    ApiError::bad_request(format!("strategy: no template named '{name}'"))
+                })?;
+                serde_json::from_str(text).map_err(|_| ApiError::internal())?
+            }
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "run: give strategy (a template), spec or strategy_id",
+                ));
+            }
+        };
+        let symbol = self.symbol.clone().ok_or_else(|| {
+            ApiError::bad_request(
+                "run.symbol: a live bot needs the symbol it trades, e.g. BTC/USDT",
+            )
+        })?;
+        let timeframe = self.timeframe.clone().ok_or_else(|| {
+            ApiError::bad_request("run.timeframe: a live bot needs its bar timeframe, e.g. 1m")
+        })?;
+        Ok((spec, self.params.clone(), symbol, timeframe))
+    }
+
     pub(crate) async fn resolve(mut self, s: &AppState, ws: &str) -> Result<Self, ApiError> {
         if let Some(id) = &self.strategy_id {
             if self.spec.is_some() || self.strategy.is_some() {

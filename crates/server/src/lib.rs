@@ -253,6 +253,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(bots::stop_all))
         .routes(routes!(bots::events))
         .routes(routes!(bots::divergence))
+        .routes(routes!(bots::journal))
         .routes(routes!(datasets::list))
         .routes(routes!(datasets::get, datasets::delete))
         .routes(routes!(datasets::generate_dataset))

@@ -127,6 +127,11 @@ pub struct SupervisorConfig {
     pub poll: Duration,
     /// Most bots this process runs at once.
     pub max_bots: usize,
+    /// The vault, to open live bots' exchange credentials (none: live bots fail to start
+    /// with a message saying the key is missing).
+    pub vault: Option<skeet_store::vault::Vault>,
+    /// Operator endpoint overrides per venue (testnets, sandboxes, test servers).
+    pub venue_urls: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs bots until `shutdown` turns true; running bots then give their lease back (they
@@ -329,6 +334,9 @@ async fn run_bot(
                 .await;
         }
     };
+    if bot.mode == "live" {
+        return crate::live::run_live(bots, cfg, bot, shutdown).await;
+    }
     if bot.mode != "paper" || bot.venue != "replay" {
         fail(format!(
             "this worker runs paper bots on the replay venue; {} bots on {} are not available yet",

@@ -16,6 +16,7 @@ pub mod bots;
 mod cache;
 pub mod divergence;
 pub mod download;
+pub mod live;
 mod optimize;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,11 @@ pub fn validate(kind: &str, dir: &Path, payload: &serde_json::Value) -> Result<(
             .map(|_| ())
             .map_err(|e| format!("request body: {e}")),
         // Not a job: a bot's settings, checked with the code that runs them.
+        "live_bot" => {
+            let cfg: live::LiveConfig =
+                serde_json::from_value(payload.clone()).map_err(|e| format!("settings: {e}"))?;
+            cfg.validate()
+        }
         "bot" => {
             let cfg: bots::PaperConfig =
                 serde_json::from_value(payload.clone()).map_err(|e| format!("settings: {e}"))?;

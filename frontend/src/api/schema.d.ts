@@ -436,6 +436,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workspaces/{ws}/bots/{id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["journal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workspaces/{ws}/bots/{id}/pause": {
         parameters: {
             query?: never;
@@ -1064,7 +1080,12 @@ export interface components {
         };
         /** @description A bot to create. */
         BotBody: {
-            /** @description `paper` (default). Live bots are not available yet. */
+            /**
+             * @description Live bots: `{credential_id, quote_per_trade, warmup_bars?}` (the symbol and timeframe
+             *     come from `run`).
+             */
+            live?: Record<string, never>;
+            /** @description `paper` (default) or `live` (owners and traders). */
             mode?: string | null;
             /** @description Name, unique in the workspace (1 to 100 characters). */
             name: string;
@@ -1089,7 +1110,10 @@ export interface components {
              * @description Replay speed, bars per second (0.1 to 1000; default 5).
              */
             speed?: number | null;
-            /** @description `replay` (default): the strategy trades the dataset's bars, paced at `speed`. */
+            /**
+             * @description Paper: `replay` (default): the strategy trades the dataset's bars, paced at `speed`.
+             *     Live: the venue (`binance`, `kraken`, `coinbase`, `alpaca`).
+             */
             venue?: string | null;
         };
         /** @description One published event. */
@@ -1417,6 +1441,39 @@ export interface components {
         Joined: {
             role: components["schemas"]["Role"];
             workspace_id: string;
+        };
+        /** @description A journal entry: an order a bot intended, sent or saw filled. */
+        JournalEntry: {
+            /** @description Client order id (the journal key; derived from the bot id and `seq`). */
+            client_order_id: string;
+            /**
+             * Format: int64
+             * @description Created (ms).
+             */
+            created_at: number;
+            /** @description Filled quantity (decimal string). */
+            filled: string;
+            /** @description The order as intended. */
+            intent: Record<string, never>;
+            /**
+             * Format: int64
+             * @description Order number in the bot.
+             */
+            seq: number;
+            /**
+             * @description `intent`, `sent`, `open`, `partially_filled`, `filled`, `cancelled`, `rejected`,
+             *     `expired`.
+             */
+            state: string;
+            /** @description Unified symbol. */
+            symbol: string;
+            /**
+             * Format: int64
+             * @description Last change (ms).
+             */
+            updated_at: number;
+            /** @description The venue's id, once known. */
+            venue_order_id?: string | null;
         };
         /** @description A market and its trading rules (decimals as strings, exact). */
         MarketView: {
@@ -2970,6 +3027,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    journal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Bot id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order journal, oldest first: every order the bot intended, with its state at the venue */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntry"][];
                 };
             };
             404: {

@@ -56,7 +56,8 @@ const MAX_TRADE_PAGES: usize = 10;
 const MAX_RESYNC_LOOKUPS: usize = 20;
 
 /// Kline intervals Binance serves, by length in seconds (`1M` is not a fixed length).
-const INTERVALS: [(u32, &str); 14] = [
+const INTERVALS: [(u32, &str); 15] = [
+    (1, "1s"),
     (60, "1m"),
     (180, "3m"),
     (300, "5m"),
@@ -1557,7 +1558,8 @@ mod tests {
         assert_eq!(interval("1w".parse().unwrap()).unwrap(), "1w");
         let e = interval("2m".parse().unwrap()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidOrder);
-        assert!(e.message.contains("1m, 3m, 5m"), "{e}");
+        assert!(e.message.contains("1s, 1m, 3m, 5m"), "{e}");
+        assert_eq!(interval("1s".parse().unwrap()).unwrap(), "1s");
         assert_eq!(depth_weight(100), 5);
         assert_eq!(depth_weight(500), 25);
         assert_eq!(depth_weight(5000), 250);

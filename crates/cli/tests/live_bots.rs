@@ -1,0 +1,309 @@
+//! A live bot against the local Binance test server, crashed (the process aborts, as kill -9
+//! would leave it) right after journaling an order and again right after sending one, and
+//! restarted each time: no order is lost, none is placed twice, and the bot's position matches
+//! the venue's balance. The crash points are the workers' `SKEET_FAILPOINTS` hooks.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::needless_pass_by_value,
+    reason = "test: request bodies are built inline and handed over"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use skeet_testkit::binance;
+
+mod common;
+use common::request;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `skeet serve` on the test's data directory, pointed at the venue, with the crash points
+/// armed; returns the process and its address.
+fn serve(dir: &std::path::Path, venue_url: &str) -> (Proc, String) {
+    let mut p = Proc(
+        Command::new(env!("CARGO_BIN_EXE_skeet"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--lease-ms", "900"])
+            .args(["--venue-url", &format!("binance={venue_url}")])
+            .env_remove("DATABASE_URL")
+            .env("SKEET_FAILPOINTS", "bot-after-intent,bot-after-send")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(p.0.stdout.take().unwrap());
+    let mut addr = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "skeet serve exited");
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = Some(a.to_string());
+        }
+        if line.starts_with("database:") {
+            break;
+        }
+    }
+    (p, addr.unwrap())
+}
+
+fn call(
+    addr: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> common::Response {
+    let auth = format!("Bearer {token}");
+    request(
+        addr,
+        method,
+        path,
+        &[("Authorization", auth.as_str())],
+        body.as_ref(),
+    )
+}
+
+/// Waits for the server process to die at a crash point.
+fn wait_crash(p: &mut Proc, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            assert!(!status.success(), "{what}: the process ended normally");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the crash point was never reached"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A crossover of 2- and 3-bar averages: on the test server's 1 s bars it trades every few
+/// seconds.
+fn fast_cross() -> Value {
+    json!({
+        "version": 1,
+        "name": "fast cross",
+        "indicators": {"fast_ma": "sma(close, 2)", "slow_ma": "sma(close, 3)"},
+        "entry": {"long": "crossover(fast_ma, slow_ma)"},
+        "exit": {"long": "crossunder(fast_ma, slow_ma)"},
+        "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
+    })
+}
+
+#[test]
+fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+
+    // First life: set up, start, and crash right after the first order is journaled.
+    let (mut p1, addr) = serve(dir.path(), &venue.base_url);
+    let creds = json!({"email": "live@example.com", "password": "live password 123"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cred = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/credentials"),
+        Some(
+            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
+        ),
+    );
+    let cred_id = cred.body["id"].as_str().unwrap().to_string();
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "live sma", "mode": "live", "venue": "binance",
+            "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
+            "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
+        })),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    wait_crash(&mut p1, "after the intent");
+    assert_eq!(
+        sim.created.load(Ordering::SeqCst),
+        0,
+        "the crash came before sending"
+    );
+
+    // Second life: reconcile (the intent never reached the venue), trade on, and crash right
+    // after the next order was sent, before its answer is recorded.
+    let (mut p2, _) = serve(dir.path(), &venue.base_url);
+    wait_crash(&mut p2, "after sending");
+    assert_eq!(
+        sim.created.load(Ordering::SeqCst),
+        1,
+        "the order reached the venue"
+    );
+
+    // Third life: the sent order is found by its client id, its fill recovered; trading goes
+    // on until a round trip more has filled.
+    let (_p3, addr) = serve(dir.path(), &venue.base_url);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let b = loop {
+        let b = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body;
+        if b["summary"]["fills"].as_u64().unwrap_or(0) >= 3 {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "the bot stopped trading: {b}");
+        assert_ne!(b["state"], "error", "{b}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/stop"),
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let b = loop {
+        let now = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body;
+        if now["state"] == "stopped" {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    // Nothing placed twice: every placement created an order, and the venue holds each
+    // client order id once.
+    let placements = sim.placements.load(Ordering::SeqCst);
+    let created = sim.created.load(Ordering::SeqCst);
+    assert_eq!(
+        placements, created,
+        "a placement was refused as a duplicate"
+    );
+    let venue_orders = sim.orders();
+    let mut ids: Vec<&str> = venue_orders.iter().map(|o| o.client_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        venue_orders.len(),
+        "a client order id was used twice"
+    );
+
+    // The journal holds every order: the never-sent intent, and all the venue has.
+    let journal = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{id}/orders"),
+        None,
+    )
+    .body;
+    let journal = journal.as_array().unwrap();
+    assert_eq!(journal[0]["state"], "not_sent", "{journal:?}");
+    let sent: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["state"] != "not_sent")
+        .map(|e| e["client_order_id"].as_str().unwrap())
+        .collect();
+    let mut at_venue: Vec<&str> = venue_orders.iter().map(|o| o.client_id.as_str()).collect();
+    at_venue.sort_unstable();
+    let mut sent_sorted = sent.clone();
+    sent_sorted.sort_unstable();
+    assert_eq!(
+        sent_sorted, at_venue,
+        "journal and venue hold the same orders"
+    );
+    assert!(
+        journal
+            .iter()
+            .all(|e| e["state"] != "intent" && e["state"] != "sent"),
+        "{journal:?}"
+    );
+
+    // The events tell what reconciliation found; every fill once.
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{id}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let mismatches: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "mismatch")
+        .map(|e| e["data"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(mismatches.contains(&"intent_not_sent"), "{mismatches:?}");
+    assert!(mismatches.contains(&"fill_recovered"), "{mismatches:?}");
+    assert!(!mismatches.contains(&"balance_drift"), "{mismatches:?}");
+    let mut trade_ids: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| e["data"]["trade_id"].as_str().unwrap())
+        .collect();
+    let fills = trade_ids.len();
+    trade_ids.sort_unstable();
+    trade_ids.dedup();
+    assert_eq!(trade_ids.len(), fills, "a fill was recorded twice");
+    assert_eq!(
+        fills,
+        sim.trades("BTC/USDT", 0).len(),
+        "every venue fill recorded"
+    );
+
+    // Position == what the venue holds beyond the starting 1 BTC.
+    let position: Decimal = b["summary"]["position"].as_str().unwrap().parse().unwrap();
+    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{b}");
+    drop(venue);
+}

@@ -1,0 +1,774 @@
+//! Live bots: a strategy trading a real venue through its adapter, with an order journal and
+//! reconciliation.
+//!
+//! The loop: warm up from the venue's recent candles; at every newly closed bar, evaluate the
+//! strategy (the same compiled spec as backtests) on the bars so far with the bot's own
+//! position, and turn its signals into market orders (spot, long only): enter with
+//! `quote_per_trade` of the quote asset, exit the whole position.
+//!
+//! Invariants (what makes a restart or takeover safe):
+//! - **Intent before sending.** Every order is written to the journal (fenced) before it is
+//!   sent; its client order id is derived from the bot and the journal sequence number, so
+//!   the venue knows it under a name the journal knows.
+//! - **Idempotent sending.** Orders go through [`skeet_exchange::submit`]: a retry first looks
+//!   the order up by its client id and never places it twice.
+//! - **Reconcile before trading.** On every start (restart, takeover) the journal is checked
+//!   against the venue: each unfinished entry is looked up by client id (found: its state and
+//!   fills are recorded; unknown: it never reached the venue and is marked `not_sent`, not
+//!   resent, because the bar it was meant for has passed); fills the bot missed are recovered
+//!   from the venue's trade history; venue orders carrying this bot's prefix that the journal
+//!   does not know, and balance drift, are published as `mismatch` events. Nothing is guessed
+//!   or cancelled on the bot's behalf.
+//! - **Fills once.** Fills are keyed by the venue's trade id; the ledger (position, quote
+//!   spent, fees) is rebuilt from the fill events in the log, so it survives restarts exactly.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use skeet_core::{Bar, BarSeries, ClientOrderId, OrderKind, Side, TimeInForce, Timeframe};
+use skeet_exchange::{
+    Credentials, ErrorKind, Exchange, Market, NewOrder, OrderRef, OrderState, VenueConfig,
+};
+use skeet_store::bots::{Bot, BotEvent, Bots, JournalEntry, Lease};
+use skeet_strategy::{
+    BarContext, BarsView, PositionState, SeriesData, SpecStrategy, Strategy, StrategySpec, compile,
+};
+use tokio::sync::watch;
+
+use crate::bots::{RiskSettings, SupervisorConfig};
+
+/// A live bot's settings (stored as the bot's `config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveConfig {
+    /// The strategy spec (saved strategies and templates are resolved into it by the API).
+    pub spec: serde_json::Value,
+    /// Parameter values.
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+    /// Unified symbol, e.g. `BTC/USDT`.
+    pub symbol: String,
+    /// Bar timeframe, e.g. `1m`, `1h`.
+    pub timeframe: String,
+    /// The workspace credential the bot trades with.
+    pub credential_id: String,
+    /// Quote amount each entry spends (decimal string).
+    pub quote_per_trade: String,
+    /// Recent bars loaded at start for the indicators (default 300).
+    #[serde(default)]
+    pub warmup_bars: Option<u32>,
+    /// Risk limits.
+    #[serde(default)]
+    pub risk: RiskSettings,
+}
+
+impl LiveConfig {
+    /// The spec, its parameters, the timeframe and the quote per trade, checked.
+    ///
+    /// # Errors
+    /// What is wrong, in one sentence.
+    pub fn parts(
+        &self,
+    ) -> Result<
+        (
+            StrategySpec,
+            skeet_strategy::ParamValues,
+            Timeframe,
+            Decimal,
+        ),
+        String,
+    > {
+        let spec =
+            StrategySpec::from_json(&self.spec.to_string()).map_err(|e| format!("spec: {e}"))?;
+        let overrides: Vec<(String, f64)> =
+            self.params.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let params = spec
+            .resolve_params(&overrides)
+            .map_err(|e| format!("params: {e}"))?;
+        let tf: Timeframe = self
+            .timeframe
+            .parse()
+            .map_err(|e| format!("timeframe: {e}"))?;
+        let q: Decimal = self.quote_per_trade.parse().map_err(|_| {
+            format!(
+                "quote_per_trade: '{}' is not a number",
+                self.quote_per_trade
+            )
+        })?;
+        if q <= Decimal::ZERO {
+            return Err("quote_per_trade must be above 0".into());
+        }
+        if self.symbol.split_once('/').is_none() {
+            return Err(format!("symbol '{}' is not BASE/QUOTE", self.symbol));
+        }
+        if self.warmup_bars.is_some_and(|w| !(10..=5000).contains(&w)) {
+            return Err("warmup_bars must be from 10 to 5000".into());
+        }
+        Ok((spec, params, tf, q))
+    }
+
+    /// Checks the settings (not the venue: that happens when the bot starts).
+    ///
+    /// # Errors
+    /// What is wrong, in one sentence.
+    pub fn validate(&self) -> Result<(), String> {
+        self.parts().map(|_| ())
+    }
+}
+
+/// Test-only crash points: with `SKEET_FAILPOINTS=bot-after-intent` (or `bot-after-send`)
+/// the process aborts at that point of the order path, once per data directory (a marker
+/// file remembers it), so fault tests can kill a worker exactly between journaling and
+/// sending, or between sending and recording the venue's answer. Unset in production.
+fn failpoint(data_dir: &std::path::Path, name: &str) {
+    let armed =
+        std::env::var("SKEET_FAILPOINTS").is_ok_and(|v| v.split(',').any(|f| f.trim() == name));
+    if !armed {
+        return;
+    }
+    let marker = data_dir.join(format!("failpoint-{name}.done"));
+    if marker.exists() {
+        return;
+    }
+    let _ = std::fs::write(&marker, b"hit");
+    tracing::error!(failpoint = name, "failpoint: aborting the process");
+    std::process::abort();
+}
+
+/// Position and money from the bot's own fills.
+#[derive(Debug, Default)]
+struct Ledger {
+    position: Decimal,
+    /// Quote received minus quote paid.
+    quote: Decimal,
+    fees: Decimal,
+    cost: Decimal,
+    entry_ts: i64,
+    trade_ids: HashSet<String>,
+    fills: u64,
+}
+
+impl Ledger {
+    fn apply(&mut self, side: &str, qty: Decimal, price: Decimal, fee: Decimal, ts: i64) {
+        if side == "buy" {
+            if self.position.is_zero() {
+                self.entry_ts = ts;
+                self.cost = Decimal::ZERO;
+            }
+            self.position += qty;
+            self.quote -= qty * price;
+            self.cost += qty * price;
+        } else {
+            self.position -= qty;
+            self.quote += qty * price;
+            if self.position <= Decimal::ZERO {
+                self.cost = Decimal::ZERO;
+            }
+        }
+        self.fees += fee;
+        self.fills += 1;
+    }
+
+    fn avg_entry(&self) -> Decimal {
+        if self.position > Decimal::ZERO {
+            self.cost / self.position
+        } else {
+            Decimal::ZERO
+        }
+    }
+}
+
+fn d(v: &serde_json::Value) -> Decimal {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+fn f64_of(x: Decimal) -> f64 {
+    x.to_string().parse().unwrap_or(0.0)
+}
+
+/// The runner's view of one live bot.
+struct Live {
+    bots: Bots,
+    id: String,
+    fence: i64,
+    next_seq: i64,
+    prefix: String,
+    ex: Box<dyn Exchange>,
+    market: Market,
+    ledger: Ledger,
+    journal: Vec<JournalEntry>,
+    orders: u64,
+    mismatches: u64,
+    data_dir: std::path::PathBuf,
+}
+
+impl Live {
+    async fn publish(&mut self, kind: &str, ts: i64, data: serde_json::Value) -> bool {
+        self.next_seq += 1;
+        let e = BotEvent {
+            seq: self.next_seq,
+            ts,
+            kind: kind.to_string(),
+            data,
+        };
+        matches!(
+            self.bots.append_events(&self.id, self.fence, &[e]).await,
+            Ok(1)
+        )
+    }
+
+    async fn mismatch(&mut self, kind: &str, message: String, extra: serde_json::Value) {
+        self.mismatches += 1;
+        metrics::counter!("skeet_reconciliation_mismatches_total", "kind" => kind.to_string())
+            .increment(1);
+        tracing::warn!(bot = %self.id, kind, "{message}");
+        let mut data = serde_json::json!({"kind": kind, "message": message});
+        if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
+            d.extend(x.clone());
+        }
+        self.publish("mismatch", skeet_store::now_ms(), data).await;
+    }
+
+    fn ours(&self, cid: Option<&str>) -> bool {
+        cid.is_some_and(|c| c.starts_with(&self.prefix))
+    }
+
+    /// Records fills of our orders not seen before (from the venue's trade history).
+    async fn sync_fills(
+        &mut self,
+        since_ms: i64,
+        recovered: bool,
+    ) -> Result<(), skeet_exchange::ExchangeError> {
+        let trades = skeet_exchange::http::retry_read(3, || {
+            self.ex.my_trades(&self.market.symbol, since_ms)
+        })
+        .await?;
+        for t in trades {
+            if self.ledger.trade_ids.contains(&t.trade_id) {
+                continue;
+            }
+            let entry = self.journal.iter().find(|e| {
+                e.venue_order_id.as_deref() == Some(t.venue_order_id.as_str())
+                    || t.client_order_id.as_deref() == Some(e.client_order_id.as_str())
+            });
+            let Some(entry) = entry.cloned() else {
+                if self.ours(t.client_order_id.as_deref()) {
+                    self.mismatch("unknown_fill", format!("the venue reports a fill (trade {}) of an order this bot's journal does not hold", t.trade_id), serde_json::json!({"trade_id": t.trade_id})).await;
+                }
+                continue;
+            };
+            let side = t.side.to_string();
+            self.ledger.trade_ids.insert(t.trade_id.clone());
+            self.ledger
+                .apply(&side, t.quantity, t.price, t.fee, t.ts_ms);
+            let data = serde_json::json!({
+                "trade_id": t.trade_id, "client_order_id": entry.client_order_id, "venue_order_id": t.venue_order_id,
+                "side": side, "quantity": t.quantity.normalize().to_string(), "price": t.price.normalize().to_string(),
+                "fee": t.fee.normalize().to_string(), "fee_asset": t.fee_asset, "ts": t.ts_ms, "recovered": recovered,
+            });
+            self.publish("fill", t.ts_ms, data).await;
+            if recovered {
+                self.mismatch("fill_recovered", format!("fill {} of {} happened while the bot was down; recorded from the venue's history", t.trade_id, entry.client_order_id), serde_json::json!({"trade_id": t.trade_id})).await;
+            }
+            metrics::counter!("skeet_bot_fills_total", "venue" => self.ex.venue()).increment(1);
+        }
+        Ok(())
+    }
+
+    /// Checks the journal against the venue before trading (see the module docs).
+    async fn reconcile(
+        &mut self,
+        since_ms: i64,
+        baseline: Option<Decimal>,
+    ) -> Result<Decimal, skeet_exchange::ExchangeError> {
+        for entry in self.journal.clone() {
+            if !matches!(
+                entry.state.as_str(),
+                "intent" | "sent" | "open" | "partially_filled"
+            ) {
+                continue;
+            }
+            match self
+                .ex
+                .fetch_order(
+                    &entry.symbol,
+                    &OrderRef::Client(entry.client_order_id.clone()),
+                )
+                .await
+            {
+                Ok(info) => {
+                    let state = state_name(info.state);
+                    let _ = self
+                        .bots
+                        .journal_update(
+                            &self.id,
+                            self.fence,
+                            &entry.client_order_id,
+                            state,
+                            Some(&info.venue_order_id),
+                            &info.filled.normalize().to_string(),
+                        )
+                        .await;
+                    if let Some(e) = self
+                        .journal
+                        .iter_mut()
+                        .find(|e| e.client_order_id == entry.client_order_id)
+                    {
+                        e.state = state.to_string();
+                        e.venue_order_id = Some(info.venue_order_id.clone());
+                    }
+                    self.publish("order", skeet_store::now_ms(), serde_json::json!({"client_order_id": entry.client_order_id, "venue_order_id": info.venue_order_id, "state": state, "reconciled": true})).await;
+                }
+                Err(e) if e.kind == ErrorKind::UnknownOrder => {
+                    let _ = self
+                        .bots
+                        .journal_update(
+                            &self.id,
+                            self.fence,
+                            &entry.client_order_id,
+                            "not_sent",
+                            None,
+                            "0",
+                        )
+                        .await;
+                    if let Some(j) = self
+                        .journal
+                        .iter_mut()
+                        .find(|j| j.client_order_id == entry.client_order_id)
+                    {
+                        j.state = "not_sent".into();
+                    }
+                    self.mismatch("intent_not_sent", format!("order {} was journaled but never reached the venue (the bot stopped before sending it); it is not resent, because the bar it was meant for has passed", entry.client_order_id), serde_json::json!({"client_order_id": entry.client_order_id})).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let open =
+            skeet_exchange::http::retry_read(3, || self.ex.open_orders(Some(&self.market.symbol)))
+                .await?;
+        for o in open {
+            let known = self
+                .journal
+                .iter()
+                .any(|e| Some(e.client_order_id.as_str()) == o.client_order_id.as_deref());
+            if self.ours(o.client_order_id.as_deref()) && !known {
+                self.mismatch("unknown_order", format!("the venue holds order {} with this bot's prefix that the journal does not know; it is left alone", o.venue_order_id), serde_json::json!({"venue_order_id": o.venue_order_id})).await;
+            }
+        }
+        self.sync_fills(since_ms, true).await?;
+        let balances = skeet_exchange::http::retry_read(3, || self.ex.balances()).await?;
+        let held: Decimal = balances
+            .iter()
+            .filter(|b| b.asset == self.market.base)
+            .map(|b| b.free + b.locked)
+            .sum();
+        let baseline = baseline.unwrap_or(held - self.ledger.position);
+        let expected = baseline + self.ledger.position;
+        if held != expected {
+            self.mismatch("balance_drift", format!("the venue holds {} {} where the bot's fills account for {}: something else trades this account, or a fill is missing", held.normalize(), self.market.base, expected.normalize()), serde_json::json!({"venue": held.normalize().to_string(), "expected": expected.normalize().to_string()})).await;
+        }
+        Ok(baseline)
+    }
+
+    /// Journals, sends and records one market order.
+    async fn order(
+        &mut self,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        risk: &RiskSettings,
+        ts: i64,
+    ) -> bool {
+        let seq = self.journal.iter().map(|e| e.seq).max().unwrap_or(0) + 1;
+        let Ok(cid) = ClientOrderId::new(&format!("{}{seq}", self.prefix)) else {
+            return true;
+        };
+        let order = NewOrder {
+            symbol: self.market.symbol.clone(),
+            side,
+            kind: OrderKind::Market,
+            quantity,
+            time_in_force: TimeInForce::Gtc,
+            client_order_id: cid,
+        };
+        let refuse = |why: String| serde_json::json!({"event": "refused", "side": side.to_string(), "quantity": quantity.normalize().to_string(), "reason": why});
+        if let Err(e) = self.market.check(self.ex.venue(), &order, Some(price)) {
+            return self.publish("risk", ts, refuse(e.message)).await;
+        }
+        if side == Side::Buy
+            && let Some(max) = risk.max_order_notional
+            && f64_of(quantity * price) > max
+        {
+            return self
+                .publish(
+                    "risk",
+                    ts,
+                    refuse(format!(
+                        "order value {} is above the {max} limit",
+                        (quantity * price).round_dp(2)
+                    )),
+                )
+                .await;
+        }
+        let entry = JournalEntry {
+            client_order_id: cid.as_str().to_string(),
+            seq,
+            symbol: self.market.symbol.clone(),
+            intent: serde_json::to_value(&order).unwrap_or_default(),
+            state: "intent".into(),
+            venue_order_id: None,
+            filled: "0".into(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        match self.bots.journal_intent(&self.id, self.fence, &entry).await {
+            Ok(true) => self.journal.push(entry),
+            _ => return false,
+        }
+        failpoint(&self.data_dir, "bot-after-intent");
+        let sent = skeet_exchange::submit(&*self.ex, &order, 3).await;
+        failpoint(&self.data_dir, "bot-after-send");
+        self.orders += 1;
+        metrics::counter!("skeet_bot_orders_total", "venue" => self.ex.venue(), "outcome" => if sent.is_ok() { "accepted" } else { "failed" }).increment(1);
+        match sent {
+            Ok(info) => {
+                let state = state_name(info.state);
+                if !matches!(
+                    self.bots
+                        .journal_update(
+                            &self.id,
+                            self.fence,
+                            cid.as_str(),
+                            state,
+                            Some(&info.venue_order_id),
+                            &info.filled.normalize().to_string()
+                        )
+                        .await,
+                    Ok(true)
+                ) {
+                    return false;
+                }
+                if let Some(e) = self
+                    .journal
+                    .iter_mut()
+                    .find(|e| e.client_order_id == cid.as_str())
+                {
+                    e.state = state.into();
+                    e.venue_order_id = Some(info.venue_order_id.clone());
+                }
+                self.publish("order", ts, serde_json::json!({"client_order_id": cid.as_str(), "venue_order_id": info.venue_order_id, "side": side.to_string(), "quantity": quantity.normalize().to_string(), "state": state})).await
+            }
+            Err(e) => {
+                // A refusal is final; anything else is left `sent` for the next reconciliation.
+                let state = if e.retryable() { "sent" } else { "rejected" };
+                let _ = self
+                    .bots
+                    .journal_update(&self.id, self.fence, cid.as_str(), state, None, "0")
+                    .await;
+                self.publish("risk", ts, serde_json::json!({"event": "venue_refused", "client_order_id": cid.as_str(), "reason": e.to_string()})).await
+            }
+        }
+    }
+}
+
+fn state_name(s: OrderState) -> &'static str {
+    match s {
+        OrderState::Open => "open",
+        OrderState::PartiallyFilled => "partially_filled",
+        OrderState::Filled => "filled",
+        OrderState::Cancelled => "cancelled",
+        OrderState::Rejected => "rejected",
+        OrderState::Expired => "expired",
+    }
+}
+
+/// Runs a live bot until it is stopped, loses its lease or fails.
+pub(crate) async fn run_live(
+    bots: Bots,
+    cfg: Arc<SupervisorConfig>,
+    bot: Bot,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (id, fence) = (bot.id.clone(), bot.fence);
+    let fail = |msg: String| {
+        let bots = bots.clone();
+        let id = id.clone();
+        async move {
+            tracing::warn!(bot = %id, error = %msg, "live bot stopped on an error");
+            let _ = bots
+                .set_state(
+                    &id,
+                    fence,
+                    "error",
+                    &serde_json::json!({}),
+                    Some(&msg),
+                    true,
+                )
+                .await;
+        }
+    };
+    let lc: LiveConfig = match serde_json::from_value(bot.config.clone()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("settings: {e}")).await,
+    };
+    let (spec, params, tf, quote_per_trade) = match lc.parts() {
+        Ok(p) => p,
+        Err(e) => return fail(e).await,
+    };
+    let Some(vault) = &cfg.vault else {
+        return fail("this worker has no vault key (SKEET_MASTER_KEY or the data directory's key file) to open exchange credentials".into()).await;
+    };
+    let secret = match vault.open(&bot.workspace_id, &lc.credential_id).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("credential: {e}")).await,
+    };
+    let creds = Credentials::new(&secret.api_key, &secret.api_secret);
+    drop(secret);
+    let vc = VenueConfig {
+        base_url: cfg.venue_urls.get(&bot.venue).cloned(),
+        credentials: Some(creds),
+        ..VenueConfig::default()
+    };
+    let ex = match skeet_exchange::connect(&bot.venue, vc) {
+        Ok(e) => e,
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let market = match ex.markets().await {
+        Ok(ms) => match ms.into_iter().find(|m| m.symbol == lc.symbol) {
+            Some(m) => m,
+            None => return fail(format!("{} is not a market of {}", lc.symbol, bot.venue)).await,
+        },
+        Err(e) => return fail(format!("markets: {e}")).await,
+    };
+    let short: String = bot
+        .id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut live = Live {
+        bots: bots.clone(),
+        id: id.clone(),
+        fence,
+        next_seq: bots.last_seq(&id).await.unwrap_or(0),
+        prefix: format!("sk{short}x"),
+        ex,
+        market,
+        ledger: Ledger::default(),
+        journal: bots.journal(&id).await.unwrap_or_default(),
+        orders: bot.summary["orders"].as_u64().unwrap_or(0),
+        mismatches: bot.summary["mismatches"].as_u64().unwrap_or(0),
+        data_dir: cfg.data_dir.clone(),
+    };
+    // The ledger from the fills already recorded.
+    let mut after = 0;
+    while let Ok(page) = bots.events(&id, after, 5000).await {
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.iter().filter(|e| e.kind == "fill") {
+            if let Some(t) = e.data["trade_id"].as_str() {
+                live.ledger.trade_ids.insert(t.to_string());
+            }
+            live.ledger.apply(
+                e.data["side"].as_str().unwrap_or("buy"),
+                d(&e.data["quantity"]),
+                d(&e.data["price"]),
+                d(&e.data["fee"]),
+                e.ts,
+            );
+        }
+    }
+    let started_at = bot.summary["started_at"]
+        .as_i64()
+        .unwrap_or_else(skeet_store::now_ms);
+    let since = bot.created_at - 60_000;
+    let baseline = bot.summary["baseline_base"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let baseline = match live.reconcile(since, baseline).await {
+        Ok(b) => b,
+        Err(e) => return fail(format!("reconciliation with {} failed: {e}; the bot will not trade until it succeeds (start it again)", bot.venue)).await,
+    };
+    // Warm-up bars.
+    let tf_ms = i64::from(tf.as_secs()) * 1000;
+    let warm = i64::from(lc.warmup_bars.unwrap_or(300));
+    let mut bars: Vec<Bar> = Vec::new();
+    let mut cursor = skeet_store::now_ms() - warm * tf_ms;
+    for _ in 0..20 {
+        match skeet_exchange::http::retry_read(3, || live.ex.candles(&lc.symbol, tf, cursor, 1000))
+            .await
+        {
+            Ok(page) if !page.is_empty() => {
+                cursor = page.last().map_or(cursor, |b| b.ts.as_millis() + tf_ms);
+                for b in page {
+                    if bars.last().is_none_or(|l: &Bar| b.ts > l.ts) {
+                        bars.push(b);
+                    }
+                }
+            }
+            Ok(_) => break,
+            Err(e) => return fail(format!("warm-up candles: {e}")).await,
+        }
+    }
+    let summary = |live: &Live, bars: &[Bar]| {
+        let last = bars.last().map_or(0.0, |b| b.close);
+        let value = f64_of(live.ledger.quote) + f64_of(live.ledger.position) * last
+            - f64_of(live.ledger.fees);
+        serde_json::json!({
+            "bar": bars.len(), "bars": bars.len(), "last_price": last,
+            "position": live.ledger.position.normalize().to_string(),
+            "cash": live.ledger.quote.normalize().to_string(),
+            "fees": live.ledger.fees.normalize().to_string(),
+            "pnl": value, "equity": value,
+            "orders": live.orders, "fills": live.ledger.fills, "mismatches": live.mismatches,
+            "symbol": lc.symbol, "timeframe": lc.timeframe, "started_at": started_at,
+            "baseline_base": baseline.normalize().to_string(),
+        })
+    };
+    let beat_every =
+        Duration::from_millis(u64::try_from((cfg.lease_ms / 3).clamp(50, 1000)).unwrap_or(1000));
+    let mut beat = tokio::time::interval(beat_every);
+    let poll_every =
+        Duration::from_millis(u64::try_from((tf_ms / 4).clamp(200, 5_000)).unwrap_or(1000));
+    let mut poll = tokio::time::interval(poll_every);
+    let mut state = String::new();
+    let mut desired = bot.desired.clone();
+    loop {
+        let want = match desired.as_str() {
+            "running" => "running",
+            "paused" => "paused",
+            _ => "stopped",
+        };
+        if want != state {
+            live.publish(
+                "state",
+                skeet_store::now_ms(),
+                serde_json::json!({"state": want}),
+            )
+            .await;
+            let release = want == "stopped";
+            if !matches!(
+                bots.set_state(&id, fence, want, &summary(&live, &bars), None, release)
+                    .await,
+                Ok(true)
+            ) || release
+            {
+                return;
+            }
+            state = want.to_string();
+        }
+        tokio::select! {
+            _ = beat.tick() => match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
+                Ok(Lease::Held { desired: d }) => desired = d,
+                Ok(Lease::Lost) => return,
+                Err(e) => tracing::warn!(bot = %id, error = %e, "bot heartbeat failed"),
+            },
+            _ = poll.tick() => {
+                let from = bars.last().map_or(cursor, |b| b.ts.as_millis() + tf_ms);
+                let fresh = match live.ex.candles(&lc.symbol, tf, from, 1000).await {
+                    Ok(p) => p,
+                    Err(e) => { tracing::warn!(bot = %id, error = %e, "candles"); continue; }
+                };
+                for bar in fresh {
+                    if bars.last().is_some_and(|l| bar.ts <= l.ts) { continue; }
+                    bars.push(bar);
+                    let ts = bar.ts.as_millis();
+                    live.publish("bar", ts, serde_json::json!({"t": ts, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume})).await;
+                    if state != "running" { continue; }
+                    let signals = match decide(&spec, &params, tf, &bars, &live.ledger) {
+                        Ok(s) => s,
+                        Err(e) => return fail(format!("strategy: {e}")).await,
+                    };
+                    let price: Decimal = format!("{}", bar.close).parse().unwrap_or_default();
+                    if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO {
+                        let step = live.market.step_size;
+                        let mut q = quote_per_trade / price;
+                        if !step.is_zero() { q = (q / step).floor() * step; }
+                        if !live.order(Side::Buy, q.normalize(), price, &lc.risk, ts).await { return; }
+                    } else if live.ledger.position > Decimal::ZERO && signals.exit_long {
+                        let pos = live.ledger.position;
+                        if !live.order(Side::Sell, pos, price, &lc.risk, ts).await { return; }
+                    }
+                    if let Err(e) = live.sync_fills(since, false).await {
+                        tracing::warn!(bot = %id, error = %e, "fills");
+                    }
+                }
+                if !matches!(bots.set_state(&id, fence, &state, &summary(&live, &bars), None, false).await, Ok(true)) {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = bots.set_state(&id, fence, "starting", &summary(&live, &bars), None, true).await;
+                return;
+            }
+        }
+    }
+}
+
+/// The strategy's signals at the last bar, with the bot's position.
+fn decide(
+    spec: &StrategySpec,
+    params: &skeet_strategy::ParamValues,
+    tf: Timeframe,
+    bars: &[Bar],
+    ledger: &Ledger,
+) -> Result<skeet_strategy::Signals, String> {
+    let series = BarSeries::from_bars(bars.iter().copied()).map_err(|e| e.to_string())?;
+    let program = compile(
+        spec,
+        params,
+        &SeriesData {
+            ts: series.ts(),
+            open: series.open(),
+            high: series.high(),
+            low: series.low(),
+            close: series.close(),
+            volume: series.volume(),
+            timeframe: tf,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut strategy = SpecStrategy::new(program, false);
+    let t = series.len() - 1;
+    let close = series.close()[t];
+    let size = f64_of(ledger.position);
+    let entry = f64_of(ledger.avg_entry());
+    let tf_ms = i64::from(tf.as_secs()) * 1000;
+    let state = PositionState {
+        size,
+        entry_price: entry,
+        pnl_pct: if size > 0.0 && entry > 0.0 {
+            (close / entry - 1.0) * 100.0
+        } else {
+            0.0
+        },
+        bars_in_trade: if size > 0.0 {
+            usize::try_from((series.ts()[t] / 1_000_000 - ledger.entry_ts).max(0) / tf_ms.max(1))
+                .unwrap_or(0)
+        } else {
+            0
+        },
+        equity: f64_of(ledger.quote) + size * close,
+    };
+    let view = BarsView::new(
+        t,
+        series.ts(),
+        series.open(),
+        series.high(),
+        series.low(),
+        series.close(),
+        series.volume(),
+    );
+    Ok(strategy.on_bar(&BarContext {
+        index: t,
+        bars: view,
+        position: state,
+    }))
+}

@@ -1,7 +1,9 @@
 //! A live bot against the local Binance test server, crashed (the process aborts, as kill -9
 //! would leave it) right after journaling an order and again right after sending one, and
 //! restarted each time: no order is lost, none is placed twice, and the bot's position matches
-//! the venue's balance. The crash points are the workers' `SKEET_FAILPOINTS` hooks.
+//! the venue's balance; then the venue fails in bursts (5xx, a rate limit) and the bot trades
+//! on without duplicating anything. The crash points are the workers' `SKEET_FAILPOINTS`
+//! hooks.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use skeet_testkit::binance;
+use skeet_testkit::sim::Fault;
 
 mod common;
 use common::request;
@@ -196,6 +199,32 @@ fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing(
         assert_ne!(b["state"], "error", "{b}");
         std::thread::sleep(Duration::from_millis(200));
     };
+    // The venue fails in bursts (5xx, then a rate limit): the bot backs off and trades on.
+    let before = b["summary"]["fills"].as_u64().unwrap();
+    for _ in 0..4 {
+        sim.inject(Fault::Unavailable);
+    }
+    sim.inject(Fault::RateLimit { secs: 1 });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let now = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body;
+        if now["summary"]["fills"].as_u64().unwrap_or(0) >= before + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no trading after the outage: {now}"
+        );
+        assert_ne!(now["state"], "error", "{now}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     call(
         &addr,
         &token,

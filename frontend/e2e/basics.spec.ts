@@ -11,6 +11,7 @@ const PAGES: { path: string; action: string; fill?: string }[] = [
   { path: 'backtests/new', action: 'Run backtest' },
   { path: 'optimizations/new', action: 'Run optimisation' },
   { path: 'walkforwards/new', action: 'Run walk-forward' },
+  { path: 'bots/new', action: 'Create and start' },
   { path: 'members', action: 'Create invitation link' },
   { path: 'credentials', action: 'Add credential' },
 ]

@@ -5,6 +5,7 @@ import { Layout } from './components/Layout'
 import { Spinner } from './components/ui'
 import { LoginPage, SignupPage } from './pages/Auth'
 import { researchRoutes, researchTopRoutes } from './routes/research'
+import { botsRoutes } from './routes/bots'
 import { runsRoutes } from './routes/runs'
 import { useMe, WorkspaceProvider } from './session'
 
@@ -44,7 +45,7 @@ export const router = createBrowserRouter([
       {
         path: '/w/:ws',
         element: <WorkspaceRoute />,
-        children: [{ index: true, element: <Navigate to="datasets" replace /> }, ...researchRoutes, ...runsRoutes],
+        children: [{ index: true, element: <Navigate to="datasets" replace /> }, ...researchRoutes, ...runsRoutes, ...botsRoutes],
       },
       { path: '*', element: <p className="p-6">There is no such page.</p> },
     ],

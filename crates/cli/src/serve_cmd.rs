@@ -291,6 +291,8 @@ fn spawn_bot_supervisor(
         max_bots: 1_000,
         vault,
         venue_urls,
+        telegram_api: std::env::var("SKEET_TELEGRAM_API_URL")
+            .unwrap_or_else(|_| "https://api.telegram.org".to_string()),
     };
     tokio::spawn(skeet_worker::bots::supervise(
         skeet_store::bots::Bots::new(db.clone()),

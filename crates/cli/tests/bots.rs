@@ -416,6 +416,174 @@ fn risk_limits_cap_orders_and_the_drawdown_kill_switch_flattens_and_stops() {
     );
 }
 
+/// A minimal HTTP receiver on 127.0.0.1: records (path, headers, body) of every request and
+/// answers 200.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+fn receiver() -> (String, Seen) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if rest.len() >= len {
+                        break (head.to_string(), rest[..len].to_string());
+                    }
+                }
+            };
+            let path = head
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            log.lock()
+                .unwrap()
+                .push((path, head.to_ascii_lowercase(), body));
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn notifications_go_to_a_signed_webhook_and_telegram() {
+    let (hook, seen) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = skeet(dir.path(), None);
+    server.env("SKEET_TELEGRAM_API_URL", format!("http://{hook}"));
+    let mut p = Proc(
+        server
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(p.0.stdout.take().unwrap());
+    let mut addr = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = a.to_string();
+        }
+        if line.starts_with("database:") {
+            break;
+        }
+    }
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(400);
+    let secret = "whsec-test-0123456789";
+    let wh = api.call(
+        "POST",
+        "/credentials",
+        Some(json!({"venue": "webhook", "label": "hook", "api_key": "hook-0000000000", "api_secret": secret})),
+    );
+    let tg = api.call(
+        "POST",
+        "/credentials",
+        Some(json!({"venue": "telegram", "label": "tg", "api_key": "skeet-bot-000000", "api_secret": "123456:TOKEN"})),
+    );
+    let notify = json!({
+        "webhook_url": format!("http://{hook}/hook"),
+        "webhook_credential_id": wh.body["id"],
+        "telegram_credential_id": tg.body["id"],
+        "telegram_chat_id": "42",
+        "events": ["fill", "state"],
+    });
+    let wrong = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "n", "run": {"strategy": "sma_cross", "dataset": ds}, "notify": {"webhook_url": format!("http://{hook}/hook"), "webhook_credential_id": tg.body["id"]}})),
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(
+        wrong.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("'webhook' credential")
+    );
+    let bot = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "noisy", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 200, "paced_bars": 300, "notify": notify})),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    api.call("POST", &format!("/bots/{id}/start"), None);
+    api.wait_bot(&id, "the end", |b| b["state"] == "finished");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = seen.lock().unwrap().clone();
+        let hooks: Vec<_> = got.iter().filter(|(p, _, _)| p == "/hook").collect();
+        let finished = hooks.iter().any(|(_, _, b)| b.contains("\"finished\""));
+        if finished {
+            // Every webhook body is signed with the credential's secret.
+            for (_, head, body) in &hooks {
+                let ts: i64 = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-skeet-timestamp:"))
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                let sig = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-skeet-signature:"))
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                assert_eq!(sig, skeet_worker::notify::sign(secret.as_bytes(), ts, body));
+                let v: Value = serde_json::from_str(body).unwrap();
+                assert_eq!(v["bot_id"], id.as_str());
+                assert!(v["kind"] == "fill" || v["kind"] == "state", "{v}");
+            }
+            assert!(
+                hooks
+                    .iter()
+                    .any(|(_, _, b)| b.contains("\"kind\":\"fill\"")),
+                "fills notified"
+            );
+            let tele: Vec<_> = got
+                .iter()
+                .filter(|(p, _, _)| p == "/bot123456:TOKEN/sendMessage")
+                .collect();
+            assert!(!tele.is_empty(), "telegram got nothing: {got:?}");
+            assert!(
+                tele.iter()
+                    .all(|(_, _, b)| b.contains("\"chat_id\":\"42\""))
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finished notification: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_killed_worker_hands_its_bot_over_without_gaps_or_duplicates() {
     let Some(pg) = PgDatabase::create() else {

@@ -59,6 +59,34 @@ pub(crate) struct BotBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     risk: Option<serde_json::Value>,
+    /// Notifications: `{webhook_url?, webhook_credential_id?, telegram_credential_id?,
+    /// telegram_chat_id?, events?: ["fill", "risk", "mismatch", "state", "order", "equity",
+    /// "error"]}`; the signing secret and the Telegram bot token are workspace credentials
+    /// (venues `webhook` and `telegram`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    notify: Option<serde_json::Value>,
+}
+
+/// Checks that the credentials a `notify` setting names exist in the workspace.
+async fn check_notify(s: &AppState, ws: &str, notify: &serde_json::Value) -> Result<(), ApiError> {
+    let creds = s.vault.list(ws).await?;
+    for (field, venue) in [
+        ("webhook_credential_id", "webhook"),
+        ("telegram_credential_id", "telegram"),
+    ] {
+        if let Some(id) = notify[field].as_str() {
+            match creds.iter().find(|c| c.id == id) {
+                Some(c) if c.venue == venue => {}
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "notify.{field}: no '{venue}' credential {id} in this workspace; add the secret under Exchange accounts with venue '{venue}'"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/workspaces/{ws}/bots", tag = "bots",
@@ -118,7 +146,9 @@ pub(crate) async fn create(
             "quote_per_trade": live["quote_per_trade"],
             "warmup_bars": live["warmup_bars"],
             "risk": b.risk.clone().unwrap_or_else(|| serde_json::json!({})),
+            "notify": b.notify.clone().unwrap_or_else(|| serde_json::json!({})),
         });
+        check_notify(&s, &ws, &config["notify"]).await?;
         let validate = s.validate.clone();
         let dir = crate::datasets::workspace_dir(&s, &ws)?;
         let checked = config.clone();
@@ -154,7 +184,9 @@ pub(crate) async fn create(
         "speed": b.speed.unwrap_or(5.0),
         "paced_bars": b.paced_bars,
         "risk": b.risk.unwrap_or_else(|| serde_json::json!({})),
+        "notify": b.notify.unwrap_or_else(|| serde_json::json!({})),
     });
+    check_notify(&s, &ws, &config["notify"]).await?;
     let validate = s.validate.clone();
     let dir = crate::datasets::workspace_dir(&s, &ws)?;
     let checked = config.clone();

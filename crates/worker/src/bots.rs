@@ -45,6 +45,9 @@ pub struct PaperConfig {
     /// Risk limits checked before every order.
     #[serde(default)]
     pub risk: RiskSettings,
+    /// Webhook and Telegram notifications.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// A bot's risk limits (all optional). Refusals are published as `risk` events with the
@@ -110,6 +113,7 @@ impl PaperConfig {
             return Err("speed must be from 0.1 to 1000 bars per second".into());
         }
         self.risk.check()?;
+        self.notify.check()?;
         self.run.validate(dir).map_err(|e| e.to_string())
     }
 }
@@ -132,6 +136,52 @@ pub struct SupervisorConfig {
     pub vault: Option<skeet_store::vault::Vault>,
     /// Operator endpoint overrides per venue (testnets, sandboxes, test servers).
     pub venue_urls: std::collections::BTreeMap<String, String>,
+    /// The Telegram Bot API root (`https://api.telegram.org`).
+    pub telegram_api: String,
+}
+
+/// Opens the notification secrets of `settings` and starts a notifier (none when nothing is
+/// configured).
+///
+/// # Errors
+/// A named credential that does not exist or cannot be opened.
+pub(crate) async fn notifier_for(
+    cfg: &SupervisorConfig,
+    bot: &Bot,
+    settings: &crate::notify::NotifySettings,
+) -> Result<Option<crate::notify::Notifier>, String> {
+    let open = |id: String| async move {
+        let vault = cfg
+            .vault
+            .as_ref()
+            .ok_or("this worker has no vault key to open notification secrets")?;
+        vault
+            .open(&bot.workspace_id, &id)
+            .await
+            .map(|s| zeroize::Zeroizing::new(s.api_secret.clone()))
+            .map_err(|e| format!("notification credential {id}: {e}"))
+    };
+    let webhook = match (&settings.webhook_url, &settings.webhook_credential_id) {
+        (Some(url), Some(id)) => Some((url.clone(), open(id.clone()).await?)),
+        _ => None,
+    };
+    let telegram = match (&settings.telegram_credential_id, &settings.telegram_chat_id) {
+        (Some(id), Some(chat)) => Some((
+            cfg.telegram_api.clone(),
+            open(id.clone()).await?,
+            chat.clone(),
+        )),
+        _ => None,
+    };
+    if webhook.is_none() && telegram.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(crate::notify::Notifier::start(
+        settings.clone(),
+        crate::notify::Targets { webhook, telegram },
+        bot.id.clone(),
+        bot.name.clone(),
+    )))
 }
 
 /// Runs bots until `shutdown` turns true; running bots then give their lease back (they
@@ -279,6 +329,7 @@ async fn kill_switch(
     c: &mut Counters,
     started_at: i64,
     limit: Option<f64>,
+    notifier: Option<&crate::notify::Notifier>,
 ) {
     let mut flat = step.clone();
     flat.events = stepper.flatten();
@@ -302,6 +353,9 @@ async fn kill_switch(
         data: serde_json::json!({"event": "killed", "message": msg}),
     });
     let _ = bots.append_events(id, fence, &events).await;
+    if let Some(n) = notifier {
+        n.notify(&events);
+    }
     metrics::counter!("skeet_bot_risk_stops_total").increment(1);
     let s = summary(started_at, stepper, Some(&flat), c.orders, c.fills);
     let _ = bots
@@ -370,6 +424,15 @@ async fn run_bot(
     let mut stepper = match Stepper::new(spec, prepared.params(), market.clone(), &run_cfg) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()).await,
+    };
+    let notifier = match notifier_for(&cfg, &bot, &config.notify).await {
+        Ok(n) => n,
+        Err(e) => return fail(e).await,
+    };
+    let notify = |events: &[BotEvent]| {
+        if let Some(n) = &notifier {
+            n.notify(events);
+        }
     };
     // Resume where the previous holder stopped: replay the processed bars silently.
     let done_bars = bot.summary["bar"]
@@ -443,6 +506,7 @@ async fn run_bot(
             &mut c,
             started_at,
             config.risk.max_drawdown_pct,
+            notifier.as_ref(),
         )
         .await;
         return;
@@ -497,7 +561,10 @@ async fn run_bot(
             _ = pace.tick(), if state == "running" => {
                 let Some(step) = stepper.step() else {
                     next_seq += 1;
-                    let _ = bots.append_events(&id, fence, &[state_event(next_seq, "finished")]).await;
+                    let e = state_event(next_seq, "finished");
+                    if bots.append_events(&id, fence, std::slice::from_ref(&e)).await.is_ok() {
+                        notify(std::slice::from_ref(&e));
+                    }
                     let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
                     let _ = bots.set_state(&id, fence, "finished", &s, None, true).await;
                     tracing::info!(bot = %id, "bot finished its replay");
@@ -506,12 +573,12 @@ async fn run_bot(
                 let events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
                 if tripped(&step) {
                     let mut c = Counters { next_seq, orders, fills };
-                    kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, config.risk.max_drawdown_pct).await;
+                    kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, config.risk.max_drawdown_pct, notifier.as_ref()).await;
                     return;
                 }
                 last = Some(step);
                 match bots.append_events(&id, fence, &events).await {
-                    Ok(n) if n == events.len() => {}
+                    Ok(n) if n == events.len() => notify(&events),
                     Ok(_) => return,
                     Err(e) => return fail(format!("could not write the bot's events: {e}")).await,
                 }

@@ -17,6 +17,7 @@ mod cache;
 pub mod divergence;
 pub mod download;
 pub mod live;
+pub mod notify;
 mod optimize;
 
 use std::path::{Path, PathBuf};

@@ -63,6 +63,9 @@ pub struct LiveConfig {
     /// Risk limits.
     #[serde(default)]
     pub risk: RiskSettings,
+    /// Webhook and Telegram notifications.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
 }
 
 impl LiveConfig {
@@ -115,6 +118,7 @@ impl LiveConfig {
     /// # Errors
     /// What is wrong, in one sentence.
     pub fn validate(&self) -> Result<(), String> {
+        self.notify.check()?;
         self.parts().map(|_| ())
     }
 }
@@ -203,6 +207,7 @@ struct Live {
     orders: u64,
     mismatches: u64,
     data_dir: std::path::PathBuf,
+    notifier: Option<crate::notify::Notifier>,
 }
 
 impl Live {
@@ -214,10 +219,16 @@ impl Live {
             kind: kind.to_string(),
             data,
         };
-        matches!(
-            self.bots.append_events(&self.id, self.fence, &[e]).await,
+        let ok = matches!(
+            self.bots
+                .append_events(&self.id, self.fence, std::slice::from_ref(&e))
+                .await,
             Ok(1)
-        )
+        );
+        if ok && let Some(n) = &self.notifier {
+            n.notify(std::slice::from_ref(&e));
+        }
+        ok
     }
 
     async fn mismatch(&mut self, kind: &str, message: String, extra: serde_json::Value) {
@@ -543,6 +554,10 @@ pub(crate) async fn run_live(
         },
         Err(e) => return fail(format!("markets: {e}")).await,
     };
+    let notifier = match crate::bots::notifier_for(&cfg, &bot, &lc.notify).await {
+        Ok(n) => n,
+        Err(e) => return fail(e).await,
+    };
     let short: String = bot
         .id
         .chars()
@@ -566,6 +581,7 @@ pub(crate) async fn run_live(
         orders: bot.summary["orders"].as_u64().unwrap_or(0),
         mismatches: bot.summary["mismatches"].as_u64().unwrap_or(0),
         data_dir: cfg.data_dir.clone(),
+        notifier,
     };
     // The ledger from the fills already recorded.
     let mut after = 0;

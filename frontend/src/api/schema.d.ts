@@ -1090,6 +1090,13 @@ export interface components {
             /** @description Name, unique in the workspace (1 to 100 characters). */
             name: string;
             /**
+             * @description Notifications: `{webhook_url?, webhook_credential_id?, telegram_credential_id?,
+             *     telegram_chat_id?, events?: ["fill", "risk", "mismatch", "state", "order", "equity",
+             *     "error"]}`; the signing secret and the Telegram bot token are workspace credentials
+             *     (venues `webhook` and `telegram`).
+             */
+            notify?: Record<string, never>;
+            /**
              * @description Bars paced at `speed` at the end of the dataset (default 500); earlier bars are
              *     replayed at once as history.
              */

@@ -10,6 +10,7 @@ const NAV = [
   ['backtests', 'Backtests'],
   ['optimizations', 'Optimisations'],
   ['walkforwards', 'Walk-forward'],
+  ['bots', 'Bots'],
   ['members', 'Members'],
   ['markets', 'Markets'],
   ['credentials', 'Exchange accounts'],

@@ -1,0 +1,152 @@
+// A bot's state badge and its controls (Start / Pause / Stop / Delete, per state and role),
+// and the confirmation dialog the dangerous ones ask through.
+import { useMutation, useQueryClient } from '@tanstack/react-query'
+import { useEffect, useRef, useState, type ReactNode } from 'react'
+import { api } from '../../api/client'
+import { botActions, stateTone, type Bot } from '../../lib/bots'
+import { useWorkspace, useWsBase } from '../../session'
+import { Badge, Button, ErrorBox } from '../ui'
+
+export function BotStateBadge({ state, testId }: { state: string; testId?: string }) {
+  return (
+    <span data-testid={testId}>
+      <Badge tone={stateTone(state)}>{state}</Badge>
+    </span>
+  )
+}
+
+/** A modal question with a confirm and a cancel button (Escape cancels). */
+export function ConfirmDialog({
+  title,
+  children,
+  confirmLabel,
+  busy,
+  error,
+  onConfirm,
+  onCancel,
+}: {
+  title: string
+  children?: ReactNode
+  confirmLabel: string
+  busy?: boolean
+  error?: unknown
+  onConfirm: () => void
+  onCancel: () => void
+}) {
+  const box = useRef<HTMLDivElement>(null)
+  const cancelRef = useRef(onCancel)
+  cancelRef.current = onCancel
+  useEffect(() => {
+    box.current?.querySelector('button')?.focus() // Cancel: the safe default
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') cancelRef.current()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+  return (
+    <div className="fixed inset-0 z-50 flex items-center justify-center bg-slate-950/70 p-4">
+      <div ref={box} role="dialog" aria-modal="true" aria-labelledby="confirm-title" className="w-full max-w-md rounded-lg border border-slate-700 bg-slate-900 p-4 shadow-xl">
+        <h2 id="confirm-title" className="text-base font-semibold text-slate-100">
+          {title}
+        </h2>
+        {children && <div className="mt-2 text-sm text-slate-300">{children}</div>}
+        <div className="mt-3">
+          <ErrorBox error={error} />
+        </div>
+        <div className="mt-4 flex justify-end gap-2">
+          <Button variant="secondary" onClick={onCancel}>
+            Cancel
+          </Button>
+          <Button variant="danger" disabled={busy} onClick={onConfirm}>
+            {confirmLabel}
+          </Button>
+        </div>
+      </div>
+    </div>
+  )
+}
+
+type Command = 'start' | 'pause' | 'stop' | 'delete'
+
+/**
+ * The controls of one bot for the caller's role. `compact` is the list's row version (no
+ * Delete). Commands answer with the bot (its new `desired`), which goes into the caches.
+ */
+export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; compact?: boolean; onDeleted?: () => void }) {
+  const ws = useWorkspace()
+  const base = useWsBase()
+  const qc = useQueryClient()
+  const [confirmDelete, setConfirmDelete] = useState(false)
+  const act = useMutation({
+    mutationFn: async (c: Command) => {
+      if (c === 'delete') {
+        await api.del(`${base}/bots/${bot.id}`)
+        return null
+      }
+      return api.post<Bot>(`${base}/bots/${bot.id}/${c}`)
+    },
+    onSuccess: (b, c) => {
+      if (c === 'delete') {
+        setConfirmDelete(false)
+        qc.removeQueries({ queryKey: ['bot', base, bot.id] })
+        void qc.invalidateQueries({ queryKey: ['bots', base] })
+        onDeleted?.()
+        return
+      }
+      if (b) {
+        qc.setQueryData(['bot', base, bot.id], b)
+        qc.setQueryData<Bot[]>(['bots', base], (list) => list?.map((x) => (x.id === b.id ? b : x)))
+      }
+    },
+  })
+  const a = botActions(bot, ws.role)
+  if (!a.start && !a.pause && !a.stop && !(a.remove && !compact)) {
+    if (ws.role === 'viewer' && !compact) return <p className="text-xs text-slate-500">Viewers cannot control bots.</p>
+    return null
+  }
+  const busy = act.isPending
+  const label = (text: string) => `${text}${compact ? ` ${bot.name}` : ''}`
+  return (
+    <div className="flex flex-col items-end gap-1">
+      <div className={`flex justify-end gap-2 ${compact ? 'flex-nowrap' : 'flex-wrap'}`} role="group" aria-label={`Controls of ${bot.name}`}>
+        {a.start && (
+          <Button disabled={busy} onClick={() => act.mutate('start')} aria-label={label(a.startLabel)}>
+            {a.startLabel}
+          </Button>
+        )}
+        {a.pause && (
+          <Button variant="secondary" disabled={busy} onClick={() => act.mutate('pause')} aria-label={label('Pause')}>
+            Pause
+          </Button>
+        )}
+        {a.stop && (
+          <Button variant="danger" disabled={busy} onClick={() => act.mutate('stop')} aria-label={label('Stop')}>
+            Stop
+          </Button>
+        )}
+        {a.remove && !compact && (
+          <Button variant="ghost" disabled={busy} onClick={() => setConfirmDelete(true)}>
+            Delete
+          </Button>
+        )}
+      </div>
+      {!confirmDelete && <ErrorBox error={act.error} />}
+      {confirmDelete && (
+        <ConfirmDialog
+          title={`Delete ${bot.name}?`}
+          confirmLabel="Delete bot"
+          busy={busy}
+          error={act.error}
+          onConfirm={() => act.mutate('delete')}
+          onCancel={() => {
+            act.reset()
+            setConfirmDelete(false)
+          }}
+        >
+          Its settings, events, fills and orders are deleted for good.
+        </ConfirmDialog>
+      )}
+    </div>
+  )
+}

@@ -55,6 +55,8 @@ use crate::output::{data, line, progress, text_to_stderr};
 pub(crate) enum BenchCommand {
     /// Websocket fan-out: N subscribed clients, submit-to-delivery latency of job events.
     Ws(WsBenchArgs),
+    /// Paper bots in one process: memory per bot and bar-to-decision latency.
+    Bots(BotsBenchArgs),
 }
 
 /// Arguments of `skeet bench ws`.
@@ -93,6 +95,7 @@ pub(crate) struct WsBenchArgs {
 pub(crate) fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ws(args) => run_ws(args),
+        BenchCommand::Bots(args) => run_bots(args),
     }
 }
 
@@ -964,4 +967,110 @@ mod tests {
         );
         assert_eq!(job_id("not json"), None);
     }
+}
+
+/// Arguments of `skeet bench bots`.
+#[derive(Debug, Args)]
+pub(crate) struct BotsBenchArgs {
+    /// Paper bots stepped in this process.
+    #[arg(long, default_value_t = 1000)]
+    bots: usize,
+    /// 1-minute bars replayed per bot.
+    #[arg(long, default_value_t = 1440)]
+    bars: usize,
+}
+
+/// Resident memory of this process in bytes (Linux; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// `skeet bench bots`: N paper bots (the replay runtime's engine, [`Stepper`]) in one
+/// process, each on its own SMA-crossover parameters over 1-minute bars: memory per bot and
+/// the bar-to-decision latency (one bar matched, marked and decided, orders included).
+fn run_bots(args: &BotsBenchArgs) -> anyhow::Result<()> {
+    use skeet_backtest::stepper::Stepper;
+    use skeet_backtest::{Market, RunConfig};
+    use skeet_core::{Instrument, Timeframe};
+    use skeet_data::NoProgress;
+    use skeet_data::generate::{GenerateParams, Model, generate};
+    anyhow::ensure!(
+        args.bots > 0 && args.bars > 50,
+        "--bots must be at least 1 and --bars above 50"
+    );
+    let mut p = GenerateParams::new(Timeframe::M1, args.bars, 7);
+    p.model = Model::Regime;
+    let bars = generate(&p, &NoProgress)?;
+    let mut instrument = Instrument::unrestricted("synthetic:BTC/USDT".parse()?);
+    instrument.taker_fee = rust_decimal::Decimal::new(1, 3);
+    instrument.maker_fee = rust_decimal::Decimal::new(1, 3);
+    let market = Market {
+        instrument,
+        timeframe: Timeframe::M1,
+        bars,
+        data_hash: String::new(),
+    };
+    let spec = skeet_strategy::templates::get("sma_cross")?;
+    let cfg = RunConfig {
+        skip_quiet_bars: false,
+        ..RunConfig::default()
+    };
+    let before = rss_bytes();
+    let started = Instant::now();
+    let mut bots = Vec::with_capacity(args.bots);
+    for k in 0..args.bots {
+        let fast = 5.0 + 5.0 * (k % 5) as f64;
+        let slow = 30.0 + 10.0 * (k % 7) as f64;
+        let params = spec.resolve_params(&[("fast".into(), fast), ("slow".into(), slow)])?;
+        bots.push(Stepper::new(&spec, &params, market.clone(), &cfg)?);
+    }
+    let built = started.elapsed();
+    let after = rss_bytes();
+    let mut lat = Vec::with_capacity(args.bots * args.bars);
+    let mut fills = 0usize;
+    let run = Instant::now();
+    for _ in 0..args.bars {
+        for b in &mut bots {
+            let t0 = Instant::now();
+            let step = b.step();
+            lat.push(t0.elapsed());
+            fills += step.map_or(0, |s| {
+                s.events
+                    .iter()
+                    .filter(|e| matches!(e.kind, skeet_engine::EventKind::Filled { .. }))
+                    .count()
+            });
+        }
+    }
+    let ran = run.elapsed();
+    lat.sort_unstable();
+    let pct = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize];
+    let per_bot = after.saturating_sub(before) as f64 / args.bots as f64 / 1e6;
+    line(format!(
+        "{} paper bots × {} 1-minute bars ({} steps, {fills} fills) in one process",
+        args.bots,
+        args.bars,
+        lat.len()
+    ));
+    line(format!(
+        "memory: {:.2} MB per bot ({:.0} MB for all, built in {:.2} s)",
+        per_bot,
+        after.saturating_sub(before) as f64 / 1e6,
+        built.as_secs_f64()
+    ));
+    line(format!(
+        "bar-to-decision: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs ({:.0} bot-bars/s on one core)",
+        pct(0.5).as_secs_f64() * 1e6,
+        pct(0.99).as_secs_f64() * 1e6,
+        lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e6),
+        lat.len() as f64 / ran.as_secs_f64()
+    ));
+    Ok(())
 }

@@ -1714,7 +1714,7 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(e.message.contains("use one of 1m"), "{e}");
+        assert!(e.message.contains("use one of 1s, 1m"), "{e}");
     }
 
     #[test]

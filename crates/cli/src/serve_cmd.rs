@@ -200,6 +200,7 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
                 &stopped,
                 Some(state.vault.clone()),
                 state.venues.urls.clone(),
+                Some(state.bot_changed.clone()),
             ));
         }
         workers.push(tokio::spawn(skeet_server::bots::watch_bots(
@@ -282,6 +283,7 @@ fn spawn_bot_supervisor(
     stopped: &tokio::sync::watch::Receiver<bool>,
     vault: Option<skeet_store::vault::Vault>,
     venue_urls: std::collections::BTreeMap<String, String>,
+    changed: Option<Arc<tokio::sync::Notify>>,
 ) -> tokio::task::JoinHandle<()> {
     let cfg = skeet_worker::bots::SupervisorConfig {
         id: format!("bots-{}-{}", skeet_store::new_id(), std::process::id()),
@@ -293,6 +295,7 @@ fn spawn_bot_supervisor(
         venue_urls,
         telegram_api: std::env::var("SKEET_TELEGRAM_API_URL")
             .unwrap_or_else(|_| "https://api.telegram.org".to_string()),
+        changed,
     };
     tokio::spawn(skeet_worker::bots::supervise(
         skeet_store::bots::Bots::new(db.clone()),
@@ -349,6 +352,7 @@ pub(crate) fn worker(data_dir: &Path, args: &WorkerArgs) -> anyhow::Result<()> {
             &stopped,
             vault,
             venues.urls,
+            None,
         ));
         line(format!(
             "{} worker(s) running on {}",

@@ -420,6 +420,7 @@ pub async fn watch_bots(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = state.bot_changed.notified() => {}
             _ = stop.changed() => return,
         }
         let watched: Vec<String> = state

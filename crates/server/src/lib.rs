@@ -99,6 +99,9 @@ pub struct AppState {
     /// workers), so the websocket's job watcher reads the change at once instead of at its
     /// next poll.
     pub job_changed: Arc<tokio::sync::Notify>,
+    /// Notified after this process's bots publish events, so the bot-event watcher pushes
+    /// them at once instead of at its next poll.
+    pub bot_changed: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -137,6 +140,7 @@ impl AppState {
             validate,
             job_queued: Arc::new(tokio::sync::Notify::new()),
             job_changed: Arc::new(tokio::sync::Notify::new()),
+            bot_changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -138,6 +138,9 @@ pub struct SupervisorConfig {
     pub venue_urls: std::collections::BTreeMap<String, String>,
     /// The Telegram Bot API root (`https://api.telegram.org`).
     pub telegram_api: String,
+    /// Notified after bots publish events (so `skeet serve` pushes them to websocket
+    /// subscribers at once).
+    pub changed: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Opens the notification secrets of `settings` and starts a notifier (none when nothing is
@@ -578,7 +581,12 @@ async fn run_bot(
                 }
                 last = Some(step);
                 match bots.append_events(&id, fence, &events).await {
-                    Ok(n) if n == events.len() => notify(&events),
+                    Ok(n) if n == events.len() => {
+                        notify(&events);
+                        if let Some(c) = &cfg.changed {
+                            c.notify_one();
+                        }
+                    }
                     Ok(_) => return,
                     Err(e) => return fail(format!("could not write the bot's events: {e}")).await,
                 }

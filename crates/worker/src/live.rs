@@ -208,6 +208,7 @@ struct Live {
     mismatches: u64,
     data_dir: std::path::PathBuf,
     notifier: Option<crate::notify::Notifier>,
+    changed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Live {
@@ -227,6 +228,9 @@ impl Live {
         );
         if ok && let Some(n) = &self.notifier {
             n.notify(std::slice::from_ref(&e));
+        }
+        if let Some(c) = &self.changed {
+            c.notify_one();
         }
         ok
     }
@@ -582,6 +586,7 @@ pub(crate) async fn run_live(
         mismatches: bot.summary["mismatches"].as_u64().unwrap_or(0),
         data_dir: cfg.data_dir.clone(),
         notifier,
+        changed: cfg.changed.clone(),
     };
     // The ledger from the fills already recorded.
     let mut after = 0;

@@ -36,6 +36,10 @@ impl Drop for Proc {
 /// `skeet serve` on the test's data directory, pointed at the venue, with the crash points
 /// armed; returns the process and its address.
 fn serve(dir: &std::path::Path, venue_url: &str) -> (Proc, String) {
+    serve_with(dir, venue_url, "bot-after-intent,bot-after-send")
+}
+
+fn serve_with(dir: &std::path::Path, venue_url: &str, failpoints: &str) -> (Proc, String) {
     let mut p = Proc(
         Command::new(env!("CARGO_BIN_EXE_skeet"))
             .arg("--data-dir")
@@ -43,7 +47,7 @@ fn serve(dir: &std::path::Path, venue_url: &str) -> (Proc, String) {
             .args(["serve", "--listen", "127.0.0.1:0", "--lease-ms", "900"])
             .args(["--venue-url", &format!("binance={venue_url}")])
             .env_remove("DATABASE_URL")
-            .env("SKEET_FAILPOINTS", "bot-after-intent,bot-after-send")
+            .env("SKEET_FAILPOINTS", failpoints)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -334,5 +338,106 @@ fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing(
     // Position == what the venue holds beyond the starting 1 BTC.
     let position: Decimal = b["summary"]["position"].as_str().unwrap().parse().unwrap();
     assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{b}");
+    drop(venue);
+}
+
+#[test]
+fn a_paper_bot_on_live_data_fills_by_the_backtest_rules_and_never_touches_the_venue() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let creds = json!({"email": "paper@example.com", "password": "paper password 123"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "paper live", "mode": "paper", "venue": "binance",
+            "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
+            "live": {"quote_per_trade": "300", "warmup_bars": 60}
+        })),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let b = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body;
+        if b["summary"]["fills"].as_u64().unwrap_or(0) >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no paper fills: {b}");
+        assert_ne!(b["state"], "error", "{b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/stop"),
+        None,
+    );
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{id}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let opens: Vec<Decimal> = events
+        .iter()
+        .filter(|e| e["kind"] == "bar")
+        .map(|e| {
+            format!("{}", e["data"]["o"].as_f64().unwrap())
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let fills: Vec<&Value> = events.iter().filter(|e| e["kind"] == "fill").collect();
+    assert!(fills.len() >= 3);
+    for f in &fills {
+        // The next bar's open, as in backtests (no slippage configured).
+        let price: Decimal = f["data"]["price"].as_str().unwrap().parse().unwrap();
+        assert!(opens.contains(&price), "fill at {price} is no bar's open");
+        let q: Decimal = f["data"]["quantity"].as_str().unwrap().parse().unwrap();
+        let fee: Decimal = f["data"]["fee"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            fee,
+            (q * price * Decimal::new(1, 3)).normalize(),
+            "taker fee 0.1 %"
+        );
+    }
+    // The real venue saw market data requests only.
+    assert_eq!(sim.placements.load(Ordering::SeqCst), 0);
     drop(venue);
 }

@@ -105,8 +105,9 @@ pub(crate) async fn create(
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
     }
     let mode = b.mode.as_deref().unwrap_or("paper");
-    if mode == "live" {
-        if !role.can_trade_live() {
+    let on_venue = mode == "paper" && b.venue.as_deref().is_some_and(|v| v != "replay");
+    if mode == "live" || on_venue {
+        if mode == "live" && !role.can_trade_live() {
             return Err(ApiError::forbidden(
                 "only owners and traders can create live bots",
             ));
@@ -114,27 +115,31 @@ pub(crate) async fn create(
         let venue = b.venue.as_deref().unwrap_or_default();
         if !skeet_exchange::VENUES.contains(&venue) {
             return Err(ApiError::bad_request(format!(
-                "venue: a live bot trades on one of {}",
+                "venue: a live or paper bot on live data trades on one of {} (or `replay` for paper bots)",
                 skeet_exchange::VENUES.join(", ")
             )));
         }
         let live = b.live.clone().unwrap_or_default();
-        let cred = live["credential_id"].as_str().unwrap_or_default();
-        let owned = s.vault.list(&ws).await?;
-        match owned.iter().find(|c| c.id == cred) {
-            Some(c) if c.venue == venue => {}
-            Some(c) => {
-                return Err(ApiError::bad_request(format!(
-                    "live.credential_id: that credential is for {}, not {venue}",
-                    c.venue
-                )));
-            }
-            None => {
-                return Err(ApiError::bad_request(
-                    "live.credential_id: no such exchange credential in this workspace",
-                ));
+        let cred = live["credential_id"].as_str().map(str::to_string);
+        if mode == "live" {
+            let cred = cred.clone().unwrap_or_default();
+            let owned = s.vault.list(&ws).await?;
+            match owned.iter().find(|c| c.id == cred) {
+                Some(c) if c.venue == venue => {}
+                Some(c) => {
+                    return Err(ApiError::bad_request(format!(
+                        "live.credential_id: that credential is for {}, not {venue}",
+                        c.venue
+                    )));
+                }
+                None => {
+                    return Err(ApiError::bad_request(
+                        "live.credential_id: no such exchange credential in this workspace",
+                    ));
+                }
             }
         }
+        let paper_cash = b.run.cash().map(str::to_string);
         let run = b.run.resolve(&s, &ws).await?;
         let (spec, params, symbol, timeframe) = run.live_parts()?;
         let config = serde_json::json!({
@@ -142,7 +147,8 @@ pub(crate) async fn create(
             "params": params,
             "symbol": symbol,
             "timeframe": timeframe,
-            "credential_id": cred,
+            "credential_id": if mode == "live" { cred } else { None },
+            "paper_cash": if mode == "live" { None } else { paper_cash },
             "quote_per_trade": live["quote_per_trade"],
             "warmup_bars": live["warmup_bars"],
             "risk": b.risk.clone().unwrap_or_else(|| serde_json::json!({})),

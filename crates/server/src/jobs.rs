@@ -159,6 +159,11 @@ pub(crate) struct BacktestBody {
 
 impl BacktestBody {
     /// Resolves `strategy_id` and `dataset` within `ws` into `spec` and the series fields.
+    /// The starting cash asked for, if any.
+    pub(crate) fn cash(&self) -> Option<&str> {
+        self.cash.as_deref()
+    }
+
     /// What a live bot takes from a resolved request: the spec (templates expanded), the
     /// parameters, the symbol and the timeframe.
     pub(crate) fn live_parts(

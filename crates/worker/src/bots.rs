@@ -391,7 +391,7 @@ async fn run_bot(
                 .await;
         }
     };
-    if bot.mode == "live" {
+    if bot.mode == "live" || (bot.mode == "paper" && bot.venue != "replay") {
         return crate::live::run_live(bots, cfg, bot, shutdown).await;
     }
     if bot.mode != "paper" || bot.venue != "replay" {

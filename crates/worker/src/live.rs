@@ -53,8 +53,13 @@ pub struct LiveConfig {
     pub symbol: String,
     /// Bar timeframe, e.g. `1m`, `1h`.
     pub timeframe: String,
-    /// The workspace credential the bot trades with.
-    pub credential_id: String,
+    /// The workspace credential the bot trades with (live bots; paper bots need none).
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// Paper bots on live data: the starting quote balance of the paper account (decimal
+    /// string; default 10000).
+    #[serde(default)]
+    pub paper_cash: Option<String>,
     /// Quote amount each entry spends (decimal string).
     pub quote_per_trade: String,
     /// Recent bars loaded at start for the indicators (default 300).
@@ -200,7 +205,7 @@ struct Live {
     fence: i64,
     next_seq: i64,
     prefix: String,
-    ex: Box<dyn Exchange>,
+    ex: Arc<dyn Exchange>,
     market: Market,
     ledger: Ledger,
     journal: Vec<JournalEntry>,
@@ -209,6 +214,8 @@ struct Live {
     data_dir: std::path::PathBuf,
     notifier: Option<crate::notify::Notifier>,
     changed: Option<Arc<tokio::sync::Notify>>,
+    /// Paper bots: a tag for this process's trade ids (see `sync_fills`).
+    trade_tag: Option<String>,
 }
 
 impl Live {
@@ -261,13 +268,19 @@ impl Live {
             self.ex.my_trades(&self.market.symbol, since_ms)
         })
         .await?;
-        for t in trades {
+        for mut t in trades {
+            // A paper venue numbers its trades from 1 in every process: tag them with the
+            // fence so a restarted paper bot's fills are not taken for old ones.
+            if let Some(tag) = &self.trade_tag {
+                t.trade_id = format!("{tag}-{}", t.trade_id);
+            }
             if self.ledger.trade_ids.contains(&t.trade_id) {
                 continue;
             }
             let entry = self.journal.iter().find(|e| {
-                e.venue_order_id.as_deref() == Some(t.venue_order_id.as_str())
-                    || t.client_order_id.as_deref() == Some(e.client_order_id.as_str())
+                t.client_order_id.as_deref() == Some(e.client_order_id.as_str())
+                    || (self.trade_tag.is_none()
+                        && e.venue_order_id.as_deref() == Some(t.venue_order_id.as_str()))
             });
             let Some(entry) = entry.cloned() else {
                 if self.ours(t.client_order_id.as_deref()) {
@@ -533,23 +546,86 @@ pub(crate) async fn run_live(
         Ok(p) => p,
         Err(e) => return fail(e).await,
     };
-    let Some(vault) = &cfg.vault else {
-        return fail("this worker has no vault key (SKEET_MASTER_KEY or the data directory's key file) to open exchange credentials".into()).await;
+    // The ledger from the fills already recorded.
+    let mut ledger = Ledger::default();
+    let mut after = 0;
+    while let Ok(page) = bots.events(&id, after, 5000).await {
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.iter().filter(|e| e.kind == "fill") {
+            if let Some(t) = e.data["trade_id"].as_str() {
+                ledger.trade_ids.insert(t.to_string());
+            }
+            ledger.apply(
+                e.data["side"].as_str().unwrap_or("buy"),
+                d(&e.data["quantity"]),
+                d(&e.data["price"]),
+                d(&e.data["fee"]),
+                e.ts,
+            );
+        }
+    }
+    let paper_bot = bot.mode == "paper";
+    let creds = if paper_bot {
+        None
+    } else {
+        let Some(vault) = &cfg.vault else {
+            return fail("this worker has no vault key (SKEET_MASTER_KEY or the data directory's key file) to open exchange credentials".into()).await;
+        };
+        let Some(cred_id) = &lc.credential_id else {
+            return fail("a live bot needs credential_id".into()).await;
+        };
+        let secret = match vault.open(&bot.workspace_id, cred_id).await {
+            Ok(s) => s,
+            Err(e) => return fail(format!("credential: {e}")).await,
+        };
+        let creds = Credentials::new(&secret.api_key, &secret.api_secret);
+        drop(secret);
+        Some(creds)
     };
-    let secret = match vault.open(&bot.workspace_id, &lc.credential_id).await {
-        Ok(s) => s,
-        Err(e) => return fail(format!("credential: {e}")).await,
-    };
-    let creds = Credentials::new(&secret.api_key, &secret.api_secret);
-    drop(secret);
     let vc = VenueConfig {
         base_url: cfg.venue_urls.get(&bot.venue).cloned(),
-        credentials: Some(creds),
+        credentials: creds,
         ..VenueConfig::default()
     };
-    let ex = match skeet_exchange::connect(&bot.venue, vc) {
-        Ok(e) => e,
+    let venue: Arc<dyn Exchange> = match skeet_exchange::connect(&bot.venue, vc) {
+        Ok(e) => Arc::from(e),
         Err(e) => return fail(e.to_string()).await,
+    };
+    // Paper bots on live data: the venue's market data, fills by the backtest engine's rules
+    // (next bar's open, taker fee) on a paper account that carries over what the recorded
+    // fills left (orders working when the bot stopped did not survive it).
+    let paper = if paper_bot {
+        let (quote, base) = match lc.symbol.split_once('/') {
+            Some((b, q)) => (q.to_string(), b.to_string()),
+            None => return fail(format!("symbol '{}' is not BASE/QUOTE", lc.symbol)).await,
+        };
+        let cash: Decimal = lc
+            .paper_cash
+            .as_deref()
+            .unwrap_or("10000")
+            .parse()
+            .unwrap_or(Decimal::from(10_000));
+        let mut balances = BTreeMap::new();
+        balances.insert(quote, cash + ledger.quote - ledger.fees);
+        balances.insert(base, ledger.position);
+        Some(Arc::new(skeet_exchange::venues::paper::Paper::new(
+            skeet_exchange::venues::paper::PaperConfig {
+                markets: Vec::new(),
+                balances,
+                maker_fee: Decimal::new(1, 3),
+                taker_fee: Decimal::new(1, 3),
+                slippage_bps: Decimal::ZERO,
+                fill: skeet_exchange::venues::paper::PaperFill::NextOpen,
+                source: Some(venue.clone()),
+            },
+        )))
+    } else {
+        None
+    };
+    let ex: Arc<dyn Exchange> = match &paper {
+        Some(p) => p.clone(),
+        None => venue,
     };
     let market = match ex.markets().await {
         Ok(ms) => match ms.into_iter().find(|m| m.symbol == lc.symbol) {
@@ -580,32 +656,15 @@ pub(crate) async fn run_live(
         prefix: format!("sk{short}x"),
         ex,
         market,
-        ledger: Ledger::default(),
+        ledger,
         journal: bots.journal(&id).await.unwrap_or_default(),
         orders: bot.summary["orders"].as_u64().unwrap_or(0),
         mismatches: bot.summary["mismatches"].as_u64().unwrap_or(0),
         data_dir: cfg.data_dir.clone(),
         notifier,
         changed: cfg.changed.clone(),
+        trade_tag: paper.as_ref().map(|_| format!("f{fence}")),
     };
-    // The ledger from the fills already recorded.
-    let mut after = 0;
-    while let Ok(page) = bots.events(&id, after, 5000).await {
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for e in page.iter().filter(|e| e.kind == "fill") {
-            if let Some(t) = e.data["trade_id"].as_str() {
-                live.ledger.trade_ids.insert(t.to_string());
-            }
-            live.ledger.apply(
-                e.data["side"].as_str().unwrap_or("buy"),
-                d(&e.data["quantity"]),
-                d(&e.data["price"]),
-                d(&e.data["fee"]),
-                e.ts,
-            );
-        }
-    }
     let started_at = bot.summary["started_at"]
         .as_i64()
         .unwrap_or_else(skeet_store::now_ms);
@@ -702,6 +761,14 @@ pub(crate) async fn run_live(
                     bars.push(bar);
                     let ts = bar.ts.as_millis();
                     live.publish("bar", ts, serde_json::json!({"t": ts, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume})).await;
+                    if let Some(p) = &paper {
+                        // The paper venue fills what was ordered at the last close at this
+                        // bar's open, as the backtest engine does.
+                        p.on_bar(&lc.symbol, bar);
+                        if let Err(e) = live.sync_fills(since, false).await {
+                            tracing::warn!(bot = %id, error = %e, "paper fills");
+                        }
+                    }
                     if state != "running" { continue; }
                     let signals = match decide(&spec, &params, tf, &bars, &live.ledger) {
                         Ok(s) => s,

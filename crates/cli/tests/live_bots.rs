@@ -441,3 +441,104 @@ fn a_paper_bot_on_live_data_fills_by_the_backtest_rules_and_never_touches_the_ve
     assert_eq!(sim.placements.load(Ordering::SeqCst), 0);
     drop(venue);
 }
+
+#[test]
+fn the_price_band_and_the_daily_loss_limit_hold_entries_back() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let creds = json!({"email": "risk@example.com", "password": "risk password 123"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let create = |name: &str, risk: Value| {
+        let b = call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots"),
+            Some(json!({
+                "name": name, "mode": "paper", "venue": "binance",
+                "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
+                "live": {"quote_per_trade": "300", "warmup_bars": 60},
+                "risk": risk
+            })),
+        );
+        assert_eq!(b.status, 201, "{}", b.body);
+        let id = b.body["id"].as_str().unwrap().to_string();
+        call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots/{id}/start"),
+            None,
+        );
+        id
+    };
+    // The test server's last trade stays at 30,000 while its candles wave around it by up to
+    // a few hundred: a 0.0001 % band refuses every entry.
+    let banded = create("banded", json!({"price_band_pct": 0.0001}));
+    // Any loss at all stops entries for the day.
+    let careful = create("careful", json!({"max_daily_loss": 0.01}));
+    let risk_of = |id: &str, what: &str| -> Vec<Value> {
+        let ev = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}/events?limit=5000"),
+            None,
+        )
+        .body;
+        ev.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "risk" && e.to_string().contains(what))
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while risk_of(&banded, "price band").is_empty() || risk_of(&careful, "daily_loss").is_empty() {
+        assert!(Instant::now() < deadline, "the limits never acted");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let b = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{banded}"),
+        None,
+    )
+    .body;
+    assert_eq!(b["summary"]["fills"], 0, "no entry passed the band: {b}");
+    // After the daily limit, no new entry (a position open before it may still be exited).
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{careful}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let hit = events
+        .iter()
+        .position(|e| e["kind"] == "risk" && e["data"]["event"] == "daily_loss")
+        .unwrap();
+    let buys_after = events[hit..]
+        .iter()
+        .filter(|e| e["kind"] == "order" && e["data"]["side"] == "buy")
+        .count();
+    assert_eq!(buys_after, 0, "an entry after the daily loss limit");
+    drop(venue);
+}

@@ -67,13 +67,23 @@ pub struct RiskSettings {
     /// Drawdown from the equity peak, percent, that flattens and stops the bot.
     #[serde(default)]
     pub max_drawdown_pct: Option<f64>,
+    /// Live data: a loss (quote currency) since the start of the UTC day that stops new
+    /// entries until the next day.
+    #[serde(default)]
+    pub max_daily_loss: Option<f64>,
+    /// Live data: refuse an entry when the venue's last price is more than this many percent
+    /// from the close the strategy decided on (a stale bar, a flash move).
+    #[serde(default)]
+    pub price_band_pct: Option<f64>,
 }
 
 impl RiskSettings {
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         for (name, v) in [
             ("max_order_notional", self.max_order_notional),
             ("max_position_notional", self.max_position_notional),
+            ("max_daily_loss", self.max_daily_loss),
+            ("price_band_pct", self.price_band_pct),
         ] {
             if let Some(v) = v
                 && !(v.is_finite() && v > 0.0)

@@ -124,6 +124,7 @@ impl LiveConfig {
     /// What is wrong, in one sentence.
     pub fn validate(&self) -> Result<(), String> {
         self.notify.check()?;
+        self.risk.check()?;
         self.parts().map(|_| ())
     }
 }
@@ -427,6 +428,38 @@ impl Live {
             return self.publish("risk", ts, refuse(e.message)).await;
         }
         if side == Side::Buy
+            && let Some(band) = risk.price_band_pct
+        {
+            match self.ex.ticker(&self.market.symbol).await {
+                Ok(t) => {
+                    let last = t.last.or(t.bid).unwrap_or(price);
+                    let off = if price.is_zero() {
+                        0.0
+                    } else {
+                        f64_of(((last - price) / price).abs()) * 100.0
+                    };
+                    if off > band {
+                        return self
+                            .publish(
+                                "risk",
+                                ts,
+                                refuse(format!(
+                                    "price band: the venue's last price {} is {off:.3}% from the close {} (limit {band}%)",
+                                    last.normalize(),
+                                    price.normalize()
+                                )),
+                            )
+                            .await;
+                    }
+                }
+                Err(e) => {
+                    return self
+                        .publish("risk", ts, refuse(format!("price band: no ticker ({e})")))
+                        .await;
+                }
+            }
+        }
+        if side == Side::Buy
             && let Some(max) = risk.max_order_notional
             && f64_of(quantity * price) > max
         {
@@ -719,6 +752,9 @@ pub(crate) async fn run_live(
         Duration::from_millis(u64::try_from((tf_ms / 4).clamp(200, 5_000)).unwrap_or(1000));
     let mut poll = tokio::time::interval(poll_every);
     let mut state = String::new();
+    // The daily loss limit: the bot's value at the first bar of the UTC day, and whether
+    // entries are blocked for the rest of it.
+    let mut day: (i64, f64, bool) = (-1, 0.0, false);
     let mut desired = bot.desired.clone();
     loop {
         let want = match desired.as_str() {
@@ -775,7 +811,20 @@ pub(crate) async fn run_live(
                         Err(e) => return fail(format!("strategy: {e}")).await,
                     };
                     let price: Decimal = format!("{}", bar.close).parse().unwrap_or_default();
-                    if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO {
+                    let value = f64_of(live.ledger.quote) + f64_of(live.ledger.position) * bar.close - f64_of(live.ledger.fees);
+                    let today = ts.div_euclid(86_400_000);
+                    if today != day.0 {
+                        day = (today, value, false);
+                    }
+                    if let Some(max) = lc.risk.max_daily_loss
+                        && !day.2
+                        && day.1 - value > max
+                    {
+                        day.2 = true;
+                        metrics::counter!("skeet_bot_risk_stops_total").increment(1);
+                        live.publish("risk", ts, serde_json::json!({"event": "daily_loss", "message": format!("the loss since the start of the UTC day reached {:.2} (limit {max}): no new entries until tomorrow", day.1 - value)})).await;
+                    }
+                    if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO && !day.2 {
                         let step = live.market.step_size;
                         let mut q = quote_per_trade / price;
                         if !step.is_zero() { q = (q / step).floor() * step; }

@@ -447,7 +447,7 @@ fn the_price_band_and_the_daily_loss_limit_hold_entries_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = binance::default_sim();
     let venue = rt.block_on(binance::spawn(
-        sim.clone(),
+        sim,
         binance::ServerConfig {
             history_bars: 300,
             ..binance::ServerConfig::default()

@@ -542,3 +542,201 @@ fn the_price_band_and_the_daily_loss_limit_hold_entries_back() {
     assert_eq!(buys_after, 0, "an entry after the daily loss limit");
     drop(venue);
 }
+
+#[test]
+fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles() {
+    let Some(pg) = common::PgDatabase::create() else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let skeet = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_skeet"));
+        c.arg("--data-dir")
+            .arg(dir.path())
+            .env("DATABASE_URL", &pg.url)
+            .env_remove("SKEET_FAILPOINTS");
+        c
+    };
+    let mut api = Proc(
+        skeet()
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-workers"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(api.0.stdout.take().unwrap());
+    let mut addr = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
+            addr = a.to_string();
+        }
+        if line.starts_with("database:") {
+            break;
+        }
+    }
+    let creds = json!({"email": "pg@example.com", "password": "pg password 1234"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cred = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/credentials"),
+        Some(
+            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
+        ),
+    );
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "pg live", "mode": "live", "venue": "binance",
+            "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
+            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+        })),
+    );
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    let worker = || {
+        Proc(
+            skeet()
+                .args(["worker", "--workers", "1", "--lease-ms", "1500"])
+                .args(["--venue-url", &format!("binance={}", venue.base_url)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut workers = [worker(), worker()];
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    let get = || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let b = get();
+        if b["state"] == "running" && b["summary"]["fills"].as_u64().unwrap_or(0) >= 1 {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "{b}");
+        assert_ne!(b["state"], "error", "{b}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let owner = running["lease_owner"].as_str().unwrap().to_string();
+    let pid: u32 = owner.rsplit('-').next().unwrap().parse().unwrap();
+    let victim = workers.iter().position(|w| w.0.id() == pid).unwrap();
+    workers[victim].0.kill().unwrap();
+    workers[victim].0.wait().unwrap();
+    let killed_at = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let taken = loop {
+        let b = get();
+        if b["fence"].as_i64().unwrap() >= 2 && b["state"] == "running" {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_ne!(taken["lease_owner"].as_str().unwrap(), owner);
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        killed_at.elapsed()
+    );
+    let before = taken["summary"]["fills"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let b = get();
+        if b["summary"]["fills"].as_u64().unwrap_or(0) >= before + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no trading after the takeover: {b}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/stop"),
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let b = get();
+        if b["state"] == "stopped" {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        sim.placements.load(Ordering::SeqCst),
+        sim.created.load(Ordering::SeqCst),
+        "nothing placed twice"
+    );
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{id}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let mut trade_ids: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| e["data"]["trade_id"].as_str().unwrap())
+        .collect();
+    let n = trade_ids.len();
+    trade_ids.sort_unstable();
+    trade_ids.dedup();
+    assert_eq!(n, trade_ids.len(), "a fill recorded twice");
+    assert_eq!(
+        n,
+        sim.trades("BTC/USDT", 0).len(),
+        "every venue fill recorded"
+    );
+    let position: Decimal = done["summary"]["position"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
+    drop(venue);
+}

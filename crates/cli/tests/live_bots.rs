@@ -740,3 +740,139 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
     assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
     drop(venue);
 }
+
+#[test]
+fn fills_during_a_user_stream_outage_are_all_recorded_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let creds = json!({"email": "ws@example.com", "password": "ws password 1234"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cred = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/credentials"),
+        Some(
+            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
+        ),
+    );
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "streamed", "mode": "live", "venue": "binance",
+            "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
+            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+        })),
+    );
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    let get = || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body
+    };
+    let wait = |what: &str, ok: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let b = get();
+            if ok(&b) {
+                return b;
+            }
+            assert!(Instant::now() < deadline, "{what}: {b}");
+            assert_ne!(b["state"], "error", "{b}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait("a first fill", &|b| {
+        b["summary"]["fills"].as_u64().unwrap_or(0) >= 1
+    });
+    // The user stream goes down (and reconnects are refused) while the bot keeps trading.
+    let venue_fills_before = sim.trades("BTC/USDT", 0).len();
+    sim.refuse_streams(true);
+    sim.drop_streams();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.trades("BTC/USDT", 0).len() < venue_fills_before + 2 {
+        assert!(Instant::now() < deadline, "no fills during the outage");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sim.refuse_streams(false);
+    let events_of = || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}/events?limit=5000"),
+            None,
+        )
+        .body
+        .as_array()
+        .unwrap()
+        .clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !events_of()
+        .iter()
+        .any(|e| e["kind"] == "stream" && e["data"]["event"] == "reconnected")
+    {
+        assert!(Instant::now() < deadline, "the user stream never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/stop"),
+        None,
+    );
+    let done = wait("the stop", &|b| b["state"] == "stopped");
+    let events = events_of();
+    let mut trade_ids: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| e["data"]["trade_id"].as_str().unwrap())
+        .collect();
+    let n = trade_ids.len();
+    trade_ids.sort_unstable();
+    trade_ids.dedup();
+    assert_eq!(n, trade_ids.len(), "a fill recorded twice");
+    assert_eq!(
+        n,
+        sim.trades("BTC/USDT", 0).len(),
+        "every venue fill recorded"
+    );
+    let position: Decimal = done["summary"]["position"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
+    drop(venue);
+}

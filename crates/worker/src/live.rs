@@ -755,6 +755,17 @@ pub(crate) async fn run_live(
     // The daily loss limit: the bot's value at the first bar of the UTC day, and whether
     // entries are blocked for the rest of it.
     let mut day: (i64, f64, bool) = (-1, 0.0, false);
+    // The venue's user stream (orders and fills as they happen): a fill or a reconnect
+    // triggers a sync with the venue's trade history at once, so fills are recorded without
+    // waiting for the next bar, and whatever happened while the stream was down is recovered
+    // (the trade history is the record; the stream only says when to look).
+    let mut stream = match live.ex.user_stream(vec![lc.symbol.clone()]).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(bot = %id, error = %e, "no user stream; fills are synced after every bar");
+            None
+        }
+    };
     let mut desired = bot.desired.clone();
     loop {
         let want = match desired.as_str() {
@@ -781,6 +792,32 @@ pub(crate) async fn run_live(
             state = want.to_string();
         }
         tokio::select! {
+            ev = async {
+                match stream.as_mut() {
+                    Some(s) => s.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match ev {
+                    Some(Ok(skeet_exchange::StreamEvent::Reconnected { gap_ms })) => {
+                        live.publish("stream", skeet_store::now_ms(), serde_json::json!({"event": "reconnected", "gap_ms": gap_ms})).await;
+                        if let Err(e) = live.sync_fills(since, true).await {
+                            tracing::warn!(bot = %id, error = %e, "fills after a reconnect");
+                        }
+                    }
+                    Some(Ok(skeet_exchange::StreamEvent::Fill(_))) => {
+                        if let Err(e) = live.sync_fills(since, false).await {
+                            tracing::warn!(bot = %id, error = %e, "fills");
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(bot = %id, error = %e, "user stream ended; fills are synced after every bar");
+                        stream = None;
+                    }
+                    None => stream = None,
+                }
+            }
             _ = beat.tick() => match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
                 Ok(Lease::Held { desired: d }) => desired = d,
                 Ok(Lease::Lost) => return,

@@ -1,6 +1,6 @@
 // Paper bots end to end, against the real server and its demo workspace: create one from the
 // form, watch it trade live over the websocket (no reloads), pause it, see it in the list,
-// stop it.
+// stop it, and find it in the portfolio.
 import { expect, test, type Page } from '@playwright/test'
 import { demoLogin, signIn, watchErrors } from './helpers'
 
@@ -71,5 +71,28 @@ test('a paper bot trades live, pauses and stops', async ({ page }) => {
   await row.getByRole('button', { name: `Stop ${name}` }).click()
   await expect(row.getByRole('button', { name: `Start ${name}` })).toBeVisible({ timeout: 15_000 })
   await expect(row).toContainText('stopped')
+
+  // The portfolio counts it with the paper bots and draws its PnL.
+  await openNav(page, 'Portfolio')
+  await expect(page.getByRole('heading', { name: 'Portfolio' })).toBeVisible()
+  const paper = page.getByRole('region', { name: 'Paper bots' })
+  await expect(paper.getByTestId('paper-pnl')).toHaveText(/^[+-]?\d[\d,]*\.\d{2}$/)
+  expect(Number((await paper.getByTestId('paper-fills').innerText()).replace(/,/g, ''))).toBeGreaterThanOrEqual(1)
+  expect(Number(await paper.getByTestId('paper-stopped').innerText())).toBeGreaterThanOrEqual(1)
+  await expect(paper.getByTestId('paper-fees')).toHaveText(/^\d[\d,]*\.\d{2}$/)
+  const chart = page.getByTestId('pnl-chart')
+  await expect(chart).toContainText(name)
+  await expect(chart.locator('svg path.recharts-rectangle').first()).toBeVisible() // its bar
+  await expect(chart.locator('svg.recharts-surface')).toContainText('e2e paper bot') // its name on the axis
+  if (Number(await paper.getByTestId('paper-positions').innerText()) > 0) {
+    await expect(page.getByTestId('positions-table').getByRole('link', { name })).toBeVisible()
+  } else {
+    await expect(page.getByText('No bot holds a position.')).toBeVisible()
+  }
+  await page.screenshot({ path: `${SHOTS}/portfolio.png`, fullPage: true })
+  await page.setViewportSize({ width: 375, height: 800 })
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(380)
+  await page.screenshot({ path: `${SHOTS}/portfolio-phone.png`, fullPage: true })
+  await page.setViewportSize({ width: 1280, height: 800 })
   expect(errors).toEqual([])
 })

@@ -6,6 +6,7 @@ import { Spinner } from './components/ui'
 import { LoginPage, SignupPage } from './pages/Auth'
 import { researchRoutes, researchTopRoutes } from './routes/research'
 import { botsRoutes } from './routes/bots'
+import { portfolioRoutes } from './routes/portfolio'
 import { runsRoutes } from './routes/runs'
 import { useMe, WorkspaceProvider } from './session'
 
@@ -45,7 +46,7 @@ export const router = createBrowserRouter([
       {
         path: '/w/:ws',
         element: <WorkspaceRoute />,
-        children: [{ index: true, element: <Navigate to="datasets" replace /> }, ...researchRoutes, ...runsRoutes, ...botsRoutes],
+        children: [{ index: true, element: <Navigate to="datasets" replace /> }, ...researchRoutes, ...runsRoutes, ...portfolioRoutes, ...botsRoutes],
       },
       { path: '*', element: <p className="p-6">There is no such page.</p> },
     ],

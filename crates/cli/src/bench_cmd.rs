@@ -57,6 +57,8 @@ pub(crate) enum BenchCommand {
     Ws(WsBenchArgs),
     /// Paper bots in one process: memory per bot and bar-to-decision latency.
     Bots(BotsBenchArgs),
+    /// A running server: a bot's event to websocket clients, latency.
+    BotEvents(BotEventsBenchArgs),
 }
 
 /// Arguments of `skeet bench ws`.
@@ -96,6 +98,7 @@ pub(crate) fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ws(args) => run_ws(args),
         BenchCommand::Bots(args) => run_bots(args),
+        BenchCommand::BotEvents(args) => run_bot_events(args),
     }
 }
 
@@ -1072,5 +1075,182 @@ fn run_bots(args: &BotsBenchArgs) -> anyhow::Result<()> {
         lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e6),
         lat.len() as f64 / ran.as_secs_f64()
     ));
+    Ok(())
+}
+
+/// Arguments of `skeet bench bot-events`.
+#[derive(Debug, Args)]
+pub(crate) struct BotEventsBenchArgs {
+    /// Base URL of a running `skeet serve` with in-process workers (http:// only).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Account to sign in with; the bot runs in its first workspace.
+    #[arg(long)]
+    email: String,
+    /// Its password.
+    #[arg(long, env = "SKEET_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// Websocket clients watching the bot.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Replay speed, bars per second.
+    #[arg(long, default_value_t = 20.0)]
+    speed: f64,
+    /// Bars paced at that speed.
+    #[arg(long, default_value_t = 200)]
+    bars: usize,
+}
+
+/// `skeet bench bot-events`: a paper bot on the replay venue publishes its events while
+/// `clients` websocket clients watch `bot:{id}`; the latency of each event is from its
+/// creation in the bot runtime (`at`, wall clock) to a client reading it — through the event
+/// log, the server's bot-event watcher, the fan-out and the client's own scheduling.
+fn run_bot_events(args: &BotEventsBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.clients > 0 && args.bars > 0,
+        "--clients and --bars must be at least 1"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(bench_bot_events(args))
+}
+
+async fn bench_bot_events(args: &BotEventsBenchArgs) -> anyhow::Result<()> {
+    let target = resolve(&args.url).await?;
+    let mut http = Http {
+        addr: target.addr,
+        authority: target.authority.clone(),
+        token: None,
+    };
+    let credentials = serde_json::json!({"email": args.email, "password": args.password});
+    let session: Session = http
+        .json("POST", "/api/auth/login", Some(&credentials))
+        .await
+        .context("cannot sign in")?;
+    let auth = HeaderValue::from_str(&format!("Bearer {}", session.token))
+        .context("the session token is not a valid header value")?;
+    http.token = Some(session.token);
+    let me: Me = http.json("GET", "/api/me", None).await?;
+    let ws = me
+        .workspaces
+        .into_iter()
+        .next()
+        .map(|m| m.workspace_id)
+        .context("the account belongs to no workspace")?;
+    let dataset = ensure_dataset(&http, &ws).await?;
+    let body = serde_json::json!({
+        "name": format!("bench {}", skeet_exchange::now_ms()),
+        "run": {"strategy": "sma_cross", "dataset": dataset.id, "params": {"fast": 5, "slow": 20}},
+        "speed": args.speed,
+        "paced_bars": args.bars,
+    });
+    #[derive(Deserialize)]
+    struct Created {
+        id: String,
+    }
+    let bot: Created = http
+        .json("POST", &format!("/api/workspaces/{ws}/bots"), Some(&body))
+        .await?;
+    let setup = Arc::new(ClientSetup {
+        base: Instant::now(),
+        addr: target.addr,
+        ws_url: format!("ws://{}/api/ws", target.authority),
+        auth,
+        channel: format!("bot:{}", bot.id),
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, i64, i64)>();
+    let mut tasks = JoinSet::new();
+    for _ in 0..args.clients {
+        let mut sock = open(&setup).await?;
+        let tx = tx.clone();
+        tasks.spawn(async move {
+            while let Some(Ok(msg)) = sock.next().await {
+                let Message::Text(text) = msg else { continue };
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
+                    continue;
+                };
+                let read_at = skeet_exchange::now_ms();
+                let d = &v["data"];
+                if let Some(at) = d["data"]["at"].as_i64() {
+                    let kind = d["kind"].as_str().unwrap_or_default().to_string();
+                    let done = kind == "state" && d["data"]["state"] == "finished";
+                    let _ = tx.send((kind, at, read_at - at));
+                    if done {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    line(format!(
+        "bot-event benchmark against {}: {} clients watch a paper bot ({} bars at {} bars/s on '{}')",
+        args.url, args.clients, args.bars, args.speed, dataset.name
+    ));
+    let _: serde_json::Value = http
+        .json(
+            "POST",
+            &format!("/api/workspaces/{ws}/bots/{}/start", bot.id),
+            None,
+        )
+        .await?;
+    let limit = Duration::from_secs_f64(args.bars as f64 / args.speed + 60.0);
+    let mut all = Vec::new();
+    let mut trades = Vec::new();
+    let mut history = Vec::new();
+    // Events created before the first paced bar are the replayed history, published in one
+    // batch: reported apart, they are not live events.
+    let mut first_bar_at = i64::MAX;
+    let mut seen = Vec::new();
+    let collected = tokio::time::timeout(limit, async {
+        while let Some((kind, at, ms)) = rx.recv().await {
+            if kind == "bar" {
+                first_bar_at = first_bar_at.min(at);
+            }
+            seen.push((kind, at, ms));
+        }
+    })
+    .await;
+    for (kind, at, ms) in seen {
+        let d = Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0));
+        if at < first_bar_at {
+            history.push(d);
+            continue;
+        }
+        if kind == "order" || kind == "fill" {
+            trades.push(d);
+        }
+        all.push(d);
+    }
+    if collected.is_err() {
+        line("note: the bot did not finish in time; reporting what arrived");
+    }
+    let show = |name: &str, v: Vec<Duration>| {
+        let n = v.len();
+        let s = stats(v);
+        let f = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.1} ms"));
+        line(format!(
+            "{name:<16} {n:>7} deliveries  p50 {}  p90 {}  p99 {}  max {}",
+            f(s.p50),
+            f(s.p90),
+            f(s.p99),
+            f(s.max)
+        ));
+    };
+    show("orders + fills", trades);
+    show("all live events", all);
+    show("history batch", history);
+    line(
+        "latency: from the event's creation in the bot runtime to a client reading it (event log, bot-event watcher, fan-out, client scheduling; all on this machine)",
+    );
+    let _ = http
+        .call(
+            "DELETE",
+            &format!("/api/workspaces/{ws}/bots/{}", bot.id),
+            None,
+        )
+        .await;
     Ok(())
 }

@@ -413,6 +413,9 @@ pub(crate) async fn events(
     ))
 }
 
+/// Events pushed per bot and watcher wake-up (well under a client's 256-message queue).
+const WATCH_PAGE: i64 = 100;
+
 /// Pushes new events of every bot someone watches (`bot:{id}` channels) to them: events are
 /// read from the log (so bots run by `skeet worker` processes elsewhere are pushed too),
 /// every `every`.
@@ -446,7 +449,10 @@ pub async fn watch_bots(
                     continue;
                 }
             };
-            let Ok(events) = state.bots.events(&id, after, 500).await else {
+            // At most WATCH_PAGE events per bot and wake-up: a burst (a bot replaying its
+            // history publishes hundreds at once) goes out over several wake-ups instead of
+            // overflowing the clients' queues (256) and getting them dropped.
+            let Ok(events) = state.bots.events(&id, after, WATCH_PAGE).await else {
                 continue;
             };
             let channel = format!("bot:{id}");

@@ -268,8 +268,11 @@ fn summary(
 /// The events one bar publishes.
 fn events_of(step: &Step, next_seq: &mut i64, orders: &mut u64, fills: &mut u64) -> Vec<BotEvent> {
     let ts = step.bar.ts.as_millis();
+    // Wall-clock creation time of the events (`at`, ms): what latency is measured from.
+    let at = skeet_store::now_ms();
     let mut out = Vec::with_capacity(step.events.len() + 2);
-    let mut push = |kind: &str, data: serde_json::Value| {
+    let mut push = |kind: &str, mut data: serde_json::Value| {
+        data["at"] = serde_json::json!(at);
         *next_seq += 1;
         out.push(BotEvent {
             seq: *next_seq,
@@ -528,7 +531,7 @@ async fn run_bot(
         seq,
         ts: skeet_store::now_ms(),
         kind: "state".into(),
-        data: serde_json::json!({"state": state}),
+        data: serde_json::json!({"state": state, "at": skeet_store::now_ms()}),
     };
     let beat_every =
         Duration::from_millis(u64::try_from((cfg.lease_ms / 3).clamp(50, 1000)).unwrap_or(1000));

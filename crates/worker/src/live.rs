@@ -220,7 +220,9 @@ struct Live {
 }
 
 impl Live {
-    async fn publish(&mut self, kind: &str, ts: i64, data: serde_json::Value) -> bool {
+    async fn publish(&mut self, kind: &str, ts: i64, mut data: serde_json::Value) -> bool {
+        // Wall-clock creation time (ms): what latency is measured from.
+        data["at"] = serde_json::json!(skeet_store::now_ms());
         self.next_seq += 1;
         let e = BotEvent {
             seq: self.next_seq,

@@ -10,6 +10,7 @@ const NAV = [
   ['backtests', 'Backtests'],
   ['optimizations', 'Optimisations'],
   ['walkforwards', 'Walk-forward'],
+  ['portfolio', 'Portfolio'],
   ['bots', 'Bots'],
   ['members', 'Members'],
   ['markets', 'Markets'],

@@ -91,14 +91,15 @@ export function useRunSource(init: RunSourceInit = {}) {
   }
 }
 
-export function RunSourceFields({ src }: { src: RunSource }) {
+/** The strategy (and version) fields, and the dataset unless `dataset` is false (a bot on live data). */
+export function RunSourceFields({ src, dataset = true }: { src: RunSource; dataset?: boolean }) {
   const ws = useWorkspace()
   if (src.strategies.isPending || src.datasets.isPending || src.templates.isPending) return <Spinner label="Loading strategies and datasets" />
   const err = src.strategies.error ?? src.datasets.error ?? src.templates.error
   if (err) return <ErrorBox error={err} />
   const noData = !src.datasets.data?.items.length
-  return (
-    <div className="grid gap-3 sm:grid-cols-2">
+  const strategyPart = (
+    <>
       <Field label="Strategy">
         <Select value={src.strategy} onChange={(e) => src.setStrategy(e.target.value)} required>
           {src.strategies.data?.items.length ? (
@@ -136,6 +137,12 @@ export function RunSourceFields({ src }: { src: RunSource }) {
       ) : (
         <div className="hidden sm:block" />
       )}
+    </>
+  )
+  if (!dataset) return <div className="grid gap-3 sm:grid-cols-2">{strategyPart}</div>
+  return (
+    <div className="grid gap-3 sm:grid-cols-2">
+      {strategyPart}
       <Field label="Dataset">
         {noData ? (
           <p className="text-sm text-slate-400">

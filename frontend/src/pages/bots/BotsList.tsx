@@ -83,8 +83,9 @@ export function BotsList() {
     <div>
       <PageTitle actions={actions}>Bots</PageTitle>
       <p className="mb-4 max-w-3xl text-sm text-slate-400">
-        Paper bots run a strategy on a dataset&apos;s bars replayed at a chosen speed, with the backtest&apos;s engine: orders, fills and
-        equity arrive live. No real orders are sent.
+        Paper bots run a strategy on a dataset&apos;s bars replayed at a chosen speed, or on a venue&apos;s live candles, with the
+        backtest&apos;s engine: orders, fills and equity arrive live and no real orders are sent. Live bots (owners and traders) trade a
+        venue through an exchange account with real orders.
       </p>
       {list.isPending ? (
         <Spinner label="Loading bots" />

@@ -641,3 +641,51 @@ fn a_killed_worker_hands_its_bot_over_without_gaps_or_duplicates() {
         "no fill lost or doubled"
     );
 }
+
+#[test]
+fn flatten_closes_the_position_and_stops_the_bot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(dir.path(), None, &[]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(700);
+    let bot = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "flat", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 40, "paced_bars": 400})),
+    );
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    let refused = api.call("POST", &format!("/bots/{id}/flatten"), None);
+    assert_eq!(
+        refused.status, 409,
+        "a stopped bot has nothing to flatten: {}",
+        refused.body
+    );
+    api.call("POST", &format!("/bots/{id}/start"), None);
+    let holding = api.wait_bot(&id, "a position", |b| {
+        b["state"] == "running"
+            && b["summary"]["position"]
+                .as_str()
+                .is_some_and(|p| p.parse::<f64>().unwrap() != 0.0)
+    });
+    let fills_before = holding["summary"]["fills"].as_u64().unwrap();
+    api.call("POST", &format!("/bots/{id}/flatten"), None);
+    let done = api.wait_bot(&id, "the flatten", |b| b["state"] == "stopped");
+    assert_eq!(done["desired"], "stopped");
+    assert_eq!(
+        done["summary"]["position"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        0.0,
+        "{done}"
+    );
+    assert!(
+        done["summary"]["fills"].as_u64().unwrap() > fills_before,
+        "{done}"
+    );
+    assert!(
+        done["summary"]["bar"].as_u64().unwrap() < 700,
+        "stopped early: {done}"
+    );
+}

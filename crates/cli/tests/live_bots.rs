@@ -876,3 +876,102 @@ fn fills_during_a_user_stream_outage_are_all_recorded_once() {
     assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
     drop(venue);
 }
+
+#[test]
+fn a_live_bot_flattens_with_a_market_sell_and_stops() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let creds = json!({"email": "flat@example.com", "password": "flat password 123"});
+    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
+    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cred = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/credentials"),
+        Some(
+            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
+        ),
+    );
+    // Enters and never exits: flatten is the only way out.
+    let hold = json!({
+        "version": 1, "name": "hold",
+        "indicators": {"fast_ma": "sma(close, 2)", "slow_ma": "sma(close, 3)"},
+        "entry": {"long": "crossover(fast_ma, slow_ma)"},
+        "exit": {"long": "close < 0"},
+        "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
+    });
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "holder", "mode": "live", "venue": "binance",
+            "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s"},
+            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+        })),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    let get = || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.free("BTC") <= Decimal::ONE {
+        assert!(Instant::now() < deadline, "never bought: {}", get());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let flat = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/flatten"),
+        None,
+    );
+    assert_eq!(flat.status, 200, "{}", flat.body);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let b = get();
+        if b["state"] == "stopped" {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "{b}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["desired"], "stopped");
+    assert_eq!(done["summary"]["position"], "0", "{done}");
+    assert_eq!(
+        sim.free("BTC"),
+        Decimal::ONE,
+        "the venue holds what it held before the bot"
+    );
+    drop(venue);
+}

@@ -302,6 +302,28 @@ pub(crate) async fn stop(
     Ok(axum::Json(command(&s, &caller, &ws, &id, "stopped").await?))
 }
 
+#[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/flatten", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    responses((status = 200, body = Bot, description = "Asked to close its position (a market order) and stop"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn flatten(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let bot = s.bots.get(&ws, &id).await?;
+    if !matches!(bot.state.as_str(), "running" | "paused" | "starting") {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "the bot is {}: only a running or paused bot can flatten",
+                bot.state
+            ),
+        ));
+    }
+    Ok(axum::Json(command(&s, &caller, &ws, &id, "flatten").await?))
+}
+
 /// How many bots the kill switch stopped.
 #[derive(serde::Serialize, ToSchema)]
 pub(crate) struct Stopped {

@@ -254,6 +254,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(bots::start))
         .routes(routes!(bots::pause))
         .routes(routes!(bots::stop))
+        .routes(routes!(bots::flatten))
         .routes(routes!(bots::stop_all))
         .routes(routes!(bots::events))
         .routes(routes!(bots::divergence))

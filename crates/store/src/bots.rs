@@ -324,7 +324,7 @@ impl Bots {
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<Bot>, StoreError> {
         let now = now_ms();
         let candidates = sqlx::query(
-            "SELECT id FROM bots WHERE desired IN ('running', 'paused') AND lease_until < $1
+            "SELECT id FROM bots WHERE desired IN ('running', 'paused', 'flatten') AND lease_until < $1
              ORDER BY updated_at LIMIT 8",
         )
         .bind(now)
@@ -336,7 +336,7 @@ impl Bots {
             // same bot, exactly one update matches.
             let done = sqlx::query(
                 "UPDATE bots SET lease_owner = $1, lease_until = $2, fence = fence + 1, state = 'starting', updated_at = $3
-                 WHERE id = $4 AND desired IN ('running', 'paused') AND lease_until < $3",
+                 WHERE id = $4 AND desired IN ('running', 'paused', 'flatten') AND lease_until < $3",
             )
             .bind(owner)
             .bind(now + lease_ms)
@@ -403,7 +403,9 @@ impl Bots {
     ) -> Result<bool, StoreError> {
         let sql = if release {
             "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4, lease_owner = NULL, lease_until = 0,
-                    desired = CASE WHEN desired = 'running' AND $1 IN ('finished', 'error', 'killed') THEN 'stopped' ELSE desired END
+                    desired = CASE WHEN desired = 'flatten' THEN 'stopped'
+                                   WHEN desired = 'running' AND $1 IN ('finished', 'error', 'killed') THEN 'stopped'
+                                   ELSE desired END
              WHERE id = $5 AND fence = $6"
         } else {
             "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4 WHERE id = $5 AND fence = $6"

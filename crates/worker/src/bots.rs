@@ -541,6 +541,25 @@ async fn run_bot(
     let mut state = String::new();
     let mut desired = bot.desired.clone();
     loop {
+        if desired == "flatten" {
+            // Close the position at the last processed close (a market order: taker fee and
+            // slippage, as the engine fills it), then stop.
+            if let Some(mut flat) = last.clone() {
+                flat.events = stepper.flatten();
+                let account = stepper.engine().account();
+                flat.cash = account.cash();
+                flat.position = account.position(0).quantity;
+                flat.fees = account.fees();
+                flat.equity = stepper.engine().equity_f();
+                let mut events = events_of(&flat, &mut next_seq, &mut orders, &mut fills);
+                events.retain(|e| e.kind != "bar");
+                if bots.append_events(&id, fence, &events).await.is_ok() {
+                    notify(&events);
+                }
+                last = Some(flat);
+            }
+            desired = "stopped".into();
+        }
         let want = match desired.as_str() {
             "running" => "running",
             "paused" => "paused",

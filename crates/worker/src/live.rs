@@ -769,8 +769,40 @@ pub(crate) async fn run_live(
         }
     };
     let mut desired = bot.desired.clone();
+    // Flatten: one sell of the whole position, then stop once the bot holds nothing (a live
+    // market order fills at once; a paper one at the next bar's open).
+    let mut flatten_sent = false;
     loop {
+        if desired == "flatten" {
+            if live.ledger.position.is_zero() {
+                desired = "stopped".into();
+            } else if !flatten_sent {
+                flatten_sent = true;
+                let pos = live.ledger.position;
+                let price: Decimal = bars
+                    .last()
+                    .and_then(|b| format!("{}", b.close).parse().ok())
+                    .unwrap_or_default();
+                if !live
+                    .order(
+                        Side::Sell,
+                        pos,
+                        price,
+                        &RiskSettings::default(),
+                        skeet_store::now_ms(),
+                    )
+                    .await
+                {
+                    return;
+                }
+                if let Err(e) = live.sync_fills(since, false).await {
+                    tracing::warn!(bot = %id, error = %e, "fills");
+                }
+                continue;
+            }
+        }
         let want = match desired.as_str() {
+            "flatten" => "running",
             "running" => "running",
             "paused" => "paused",
             _ => "stopped",

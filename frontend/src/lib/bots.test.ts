@@ -108,28 +108,28 @@ describe('liveSummary', () => {
 describe('botActions', () => {
   const a = (state: string, desired: string, role: 'owner' | 'trader' | 'analyst' | 'viewer' = 'analyst') => botActions({ state, desired }, role)
   it('offers Start on a stopped bot, Delete too', () => {
-    expect(a('stopped', 'stopped')).toEqual({ start: true, startLabel: 'Start', pause: false, stop: false, remove: true })
+    expect(a('stopped', 'stopped')).toEqual({ start: true, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: true })
   })
   it('offers Pause and Stop while running (and while starting)', () => {
-    expect(a('running', 'running')).toEqual({ start: false, startLabel: 'Start', pause: true, stop: true, remove: false })
+    expect(a('running', 'running')).toEqual({ start: false, startLabel: 'Start', pause: true, stop: true, flatten: true, remove: false })
     expect(a('starting', 'running')).toMatchObject({ start: false, pause: true, stop: true, remove: false })
     // Asked to run, the worker has not picked it up yet: no second Start, no Delete.
     expect(a('stopped', 'running')).toMatchObject({ start: false, stop: true, remove: false })
   })
   it('offers Resume and Stop when paused', () => {
-    expect(a('paused', 'paused')).toEqual({ start: true, startLabel: 'Resume', pause: false, stop: true, remove: false })
+    expect(a('paused', 'paused')).toEqual({ start: true, startLabel: 'Resume', pause: false, stop: true, flatten: true, remove: false })
   })
   it('offers only Delete once finished or killed, Start again after an error', () => {
-    expect(a('finished', 'stopped')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, remove: true })
+    expect(a('finished', 'stopped')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: true })
     expect(a('killed', 'stopped')).toMatchObject({ start: false, remove: true })
     expect(a('error', 'stopped')).toMatchObject({ start: true, remove: true })
   })
   it('while stopping: nothing but the wait', () => {
-    expect(a('running', 'stopped')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, remove: false })
+    expect(a('running', 'stopped')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false })
   })
   it('gives viewers no controls at all', () => {
     for (const [s, d] of [['stopped', 'stopped'], ['running', 'running'], ['paused', 'paused'], ['finished', 'stopped']])
-      expect(a(s, d, 'viewer')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, remove: false })
+      expect(a(s, d, 'viewer')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false })
   })
   it('keeps the kill switch to owners and traders', () => {
     expect(canStopAll('owner')).toBe(true)

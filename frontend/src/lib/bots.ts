@@ -73,7 +73,15 @@ export function isActive(b: Pick<Bot, 'state' | 'desired'>): boolean {
   return b.state === 'starting' || b.state === 'running' || b.state === 'paused' || b.desired !== 'stopped'
 }
 
-export type BotActions = { start: boolean; startLabel: 'Start' | 'Resume'; pause: boolean; stop: boolean; remove: boolean }
+export type BotActions = {
+  start: boolean
+  startLabel: 'Start' | 'Resume'
+  pause: boolean
+  stop: boolean
+  /** Close the position with a market order, then stop. */
+  flatten: boolean
+  remove: boolean
+}
 
 /**
  * The controls shown for a bot in its state, to a member with this role. `desired` is what
@@ -81,7 +89,7 @@ export type BotActions = { start: boolean; startLabel: 'Start' | 'Resume'; pause
  * `stopped` shows Stop (and no second Start).
  */
 export function botActions(b: Pick<Bot, 'state' | 'desired'>, role: Role): BotActions {
-  const none: BotActions = { start: false, startLabel: 'Start', pause: false, stop: false, remove: false }
+  const none: BotActions = { start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false }
   if (role === 'viewer') return none
   const { state, desired } = b
   const resting = desired === 'stopped' && (state === 'stopped' || state === 'finished' || state === 'killed' || state === 'error')
@@ -91,6 +99,7 @@ export function botActions(b: Pick<Bot, 'state' | 'desired'>, role: Role): BotAc
     startLabel: state === 'paused' ? 'Resume' : 'Start',
     pause: desired === 'running' && (state === 'running' || state === 'starting' || state === 'stopped'),
     stop: desired !== 'stopped',
+    flatten: (state === 'running' || state === 'paused') && (desired === 'running' || desired === 'paused'),
     remove: resting,
   }
 }

@@ -68,14 +68,20 @@ describe('BotControls', () => {
     await waitFor(() => expect(calls).toContain('POST /api/workspaces/ws1/bots/b1/start'))
   })
 
-  it('shows Pause and Stop on a running bot', () => {
-    setup(bot('running', 'running'))
-    expect(buttons()).toEqual(['Pause', 'Stop'])
+  it('shows Pause, Flatten and Stop on a running bot', async () => {
+    const calls = setup(bot('running', 'running'))
+    expect(buttons()).toEqual(['Pause', 'Flatten', 'Stop'])
+    // Flatten asks first: a market order closes the position.
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValue(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Flatten' }))
+    expect(confirm).toHaveBeenCalled()
+    await waitFor(() => expect(calls).toContain('POST /api/workspaces/ws1/bots/b1/flatten'))
+    confirm.mockRestore()
   })
 
   it('shows Resume and Stop on a paused bot', async () => {
     const calls = setup(bot('paused', 'paused'))
-    expect(buttons()).toEqual(['Resume', 'Stop'])
+    expect(buttons()).toEqual(['Resume', 'Flatten', 'Stop'])
     fireEvent.click(screen.getByRole('button', { name: 'Stop' }))
     await waitFor(() => expect(calls).toContain('POST /api/workspaces/ws1/bots/b1/stop'))
   })

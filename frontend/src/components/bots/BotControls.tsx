@@ -67,7 +67,7 @@ export function ConfirmDialog({
   )
 }
 
-type Command = 'start' | 'pause' | 'stop' | 'delete'
+type Command = 'start' | 'pause' | 'stop' | 'flatten' | 'delete'
 
 /**
  * The controls of one bot for the caller's role. `compact` is the list's row version (no
@@ -118,6 +118,17 @@ export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; com
         {a.pause && (
           <Button variant="secondary" disabled={busy} onClick={() => act.mutate('pause')} aria-label={label('Pause')}>
             Pause
+          </Button>
+        )}
+        {a.flatten && !compact && (
+          <Button
+            variant="secondary"
+            disabled={busy}
+            onClick={() => {
+              if (window.confirm(`Close ${bot.name}'s position with a market order and stop it?`)) act.mutate('flatten')
+            }}
+          >
+            Flatten
           </Button>
         )}
         {a.stop && (

@@ -187,6 +187,63 @@ pub enum BacktestError {
     Data(String),
 }
 
+/// The columns of `market`'s bars, as a spec is compiled against them.
+pub(crate) fn series_data(market: &Market) -> SeriesData<'_> {
+    let b = &market.bars;
+    SeriesData {
+        ts: b.ts(),
+        open: b.open(),
+        high: b.high(),
+        low: b.low(),
+        close: b.close(),
+        volume: b.volume(),
+        timeframe: market.timeframe,
+    }
+}
+
+/// Bar `t` of `bars` as the engine sees it (`tf_ns`: the timeframe in ns).
+#[inline]
+pub(crate) fn bar_ref(bars: &BarSeries, t: usize, tf_ns: i64) -> BarRef {
+    let ts = bars.ts()[t];
+    BarRef {
+        ts,
+        close_ts: ts + tf_ns,
+        open: bars.open()[t],
+        high: bars.high()[t],
+        low: bars.low()[t],
+        close: bars.close()[t],
+        volume: bars.volume()[t],
+    }
+}
+
+/// An engine for `instruments` with the run's account, fill, slippage, leverage and risk.
+pub(crate) fn new_engine(cfg: &RunConfig, instruments: Vec<Instrument>) -> Engine {
+    Engine::new(
+        EngineConfig {
+            initial_cash: cfg.cash,
+            currency: cfg.currency,
+            fill: cfg.fill,
+            slippage: cfg.slippage,
+            leverage: cfg.leverage,
+            risk: cfg.risk.clone(),
+        },
+        instruments,
+    )
+}
+
+/// Instrument `i` trades with `strategy`'s execution settings (shorts also when the run
+/// allows them).
+pub(crate) fn configure<S: Strategy + ?Sized>(
+    engine: &mut Engine,
+    i: usize,
+    strategy: &S,
+    cfg: &RunConfig,
+) {
+    let mut exec = strategy.execution().clone();
+    exec.allow_short |= cfg.allow_short;
+    engine.configure(i, &exec);
+}
+
 /// Compiles and runs a spec.
 ///
 /// # Errors
@@ -203,20 +260,7 @@ pub fn run_spec(
         ));
     }
     let started = Instant::now();
-    let b = &market.bars;
-    let program = compile(
-        spec,
-        params,
-        &SeriesData {
-            ts: b.ts(),
-            open: b.open(),
-            high: b.high(),
-            low: b.low(),
-            close: b.close(),
-            volume: b.volume(),
-            timeframe: market.timeframe,
-        },
-    )?;
+    let program = compile(spec, params, &series_data(market))?;
     let compile_seconds = started.elapsed().as_secs_f64();
     let buy_and_hold_from = program.indicator_warmup();
     let mut strategy = SpecStrategy::new(program, cfg.allow_short);
@@ -273,39 +317,15 @@ pub fn run_spec_portfolio(
     let mut strategies = Vec::with_capacity(markets.len());
     let mut buy_and_hold_from = Vec::with_capacity(markets.len());
     for m in markets {
-        let b = &m.bars;
-        let program = compile(
-            spec,
-            params,
-            &SeriesData {
-                ts: b.ts(),
-                open: b.open(),
-                high: b.high(),
-                low: b.low(),
-                close: b.close(),
-                volume: b.volume(),
-                timeframe: tf,
-            },
-        )?;
+        // Every market has the timeframe `tf` (checked above).
+        let program = compile(spec, params, &series_data(m))?;
         buy_and_hold_from.push(program.indicator_warmup());
         strategies.push(SpecStrategy::new(program, cfg.allow_short));
     }
     let compile_seconds = started.elapsed().as_secs_f64();
-    let mut engine = Engine::new(
-        EngineConfig {
-            initial_cash: cfg.cash,
-            currency: cfg.currency,
-            fill: cfg.fill,
-            slippage: cfg.slippage,
-            leverage: cfg.leverage,
-            risk: cfg.risk.clone(),
-        },
-        markets.iter().map(|m| m.instrument.clone()).collect(),
-    );
+    let mut engine = new_engine(cfg, markets.iter().map(|m| m.instrument.clone()).collect());
     for (i, s) in strategies.iter().enumerate() {
-        let mut exec = s.execution().clone();
-        exec.allow_short |= cfg.allow_short;
-        engine.configure(i, &exec);
+        configure(&mut engine, i, s, cfg);
     }
     // The merged timeline and, per instrument, a cursor into its own bars.
     let mut timeline: Vec<i64> = markets
@@ -318,18 +338,7 @@ pub fn run_spec_portfolio(
     let mut cursor = vec![0usize; markets.len()];
     let mut equity = Vec::with_capacity(timeline.len());
     let mut at_step: Vec<Option<usize>> = vec![None; markets.len()];
-    let bar_of = |k: usize, t: usize| {
-        let b = &markets[k].bars;
-        BarRef {
-            ts: b.ts()[t],
-            close_ts: b.ts()[t] + tf_ns,
-            open: b.open()[t],
-            high: b.high()[t],
-            low: b.low()[t],
-            close: b.close()[t],
-            volume: b.volume()[t],
-        }
-    };
+    let bar_of = |k: usize, t: usize| bar_ref(&markets[k].bars, t, tf_ns);
     for &now in &timeline {
         for (k, m) in markets.iter().enumerate() {
             let c = cursor[k];
@@ -552,20 +561,8 @@ fn drive<S: Strategy + ?Sized>(
 ) -> RunOutput {
     let b = &market.bars;
     let n = b.len();
-    let mut engine = Engine::new(
-        EngineConfig {
-            initial_cash: cfg.cash,
-            currency: cfg.currency,
-            fill: cfg.fill,
-            slippage: cfg.slippage,
-            leverage: cfg.leverage,
-            risk: cfg.risk.clone(),
-        },
-        vec![market.instrument.clone()],
-    );
-    let mut exec = strategy.execution().clone();
-    exec.allow_short |= cfg.allow_short;
-    engine.configure(0, &exec);
+    let mut engine = new_engine(cfg, vec![market.instrument.clone()]);
+    configure(&mut engine, 0, strategy, cfg);
     let tf = market.timeframe.as_nanos();
     let (ts, open, high, low, close, volume) =
         (b.ts(), b.open(), b.high(), b.low(), b.close(), b.volume());
@@ -574,15 +571,7 @@ fn drive<S: Strategy + ?Sized>(
     // Warm-up bars: nothing can happen (flat, no orders); only mark to market.
     engine.mark_quiet_run(0, &close[..t], &mut equity);
     while t < n {
-        let bar = BarRef {
-            ts: ts[t],
-            close_ts: ts[t] + tf,
-            open: open[t],
-            high: high[t],
-            low: low[t],
-            close: close[t],
-            volume: volume[t],
-        };
+        let bar = bar_ref(b, t, tf);
         engine.match_bar(0, t, &bar);
         engine.mark(0, bar.close);
         equity.push(engine.equity_f());
@@ -607,16 +596,7 @@ fn drive<S: Strategy + ?Sized>(
     }
     let last_ts = ts[n - 1] + tf;
     if cfg.close_at_end && n > 0 {
-        let last = BarRef {
-            ts: ts[n - 1],
-            close_ts: last_ts,
-            open: open[n - 1],
-            high: high[n - 1],
-            low: low[n - 1],
-            close: close[n - 1],
-            volume: volume[n - 1],
-        };
-        engine.close_out(0, n - 1, &last);
+        engine.close_out(0, n - 1, &bar_ref(b, n - 1, tf));
         engine.mark(0, close[n - 1]);
         if let Some(e) = equity.last_mut() {
             *e = engine.equity_f();

@@ -12,12 +12,14 @@
 
 use rust_decimal::Decimal;
 use skeet_core::Bar;
-use skeet_engine::engine::{BarRef, Engine, EngineConfig};
+use skeet_engine::engine::Engine;
 use skeet_engine::events::Event;
 use skeet_strategy::api::BarsView;
-use skeet_strategy::{ParamValues, SeriesData, SpecStrategy, Strategy, StrategySpec, compile};
+use skeet_strategy::{ParamValues, SpecStrategy, Strategy, StrategySpec, compile};
 
-use crate::runner::{BacktestError, Market, RunConfig};
+use crate::runner::{
+    BacktestError, Market, RunConfig, bar_ref, configure, new_engine, series_data,
+};
 
 /// What one bar did.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,35 +66,10 @@ impl Stepper {
         if market.bars.is_empty() {
             return Err(BacktestError::Data("no bars to trade on".into()));
         }
-        let b = &market.bars;
-        let program = compile(
-            spec,
-            params,
-            &SeriesData {
-                ts: b.ts(),
-                open: b.open(),
-                high: b.high(),
-                low: b.low(),
-                close: b.close(),
-                volume: b.volume(),
-                timeframe: market.timeframe,
-            },
-        )?;
+        let program = compile(spec, params, &series_data(&market))?;
         let strategy = SpecStrategy::new(program, cfg.allow_short);
-        let mut engine = Engine::new(
-            EngineConfig {
-                initial_cash: cfg.cash,
-                currency: cfg.currency,
-                fill: cfg.fill,
-                slippage: cfg.slippage,
-                leverage: cfg.leverage,
-                risk: cfg.risk.clone(),
-            },
-            vec![market.instrument.clone()],
-        );
-        let mut exec = strategy.execution().clone();
-        exec.allow_short |= cfg.allow_short;
-        engine.configure(0, &exec);
+        let mut engine = new_engine(cfg, vec![market.instrument.clone()]);
+        configure(&mut engine, 0, &strategy, cfg);
         Ok(Self {
             engine,
             strategy,
@@ -140,18 +117,14 @@ impl Stepper {
         let Some(t) = self.t.checked_sub(1) else {
             return Vec::new();
         };
-        let b = &self.market.bars;
-        let bar = BarRef {
-            ts: b.ts()[t],
-            close_ts: b.ts()[t] + self.tf,
-            open: b.open()[t],
-            high: b.high()[t],
-            low: b.low()[t],
-            close: b.close()[t],
-            volume: b.volume()[t],
-        };
+        let bar = bar_ref(&self.market.bars, t, self.tf);
         self.engine.close_out(0, t, &bar);
         self.engine.mark(0, bar.close);
+        self.new_events()
+    }
+
+    /// The engine events since the last call.
+    fn new_events(&mut self) -> Vec<Event> {
         let all = self.engine.events();
         let events = all[self.events_seen..].to_vec();
         self.events_seen = all.len();
@@ -165,30 +138,27 @@ impl Stepper {
         if t >= b.len() {
             return None;
         }
-        let (ts, open, high, low, close, volume) =
-            (b.ts(), b.open(), b.high(), b.low(), b.close(), b.volume());
-        let bar = BarRef {
-            ts: ts[t],
-            close_ts: ts[t] + self.tf,
-            open: open[t],
-            high: high[t],
-            low: low[t],
-            close: close[t],
-            volume: volume[t],
-        };
+        let bar = bar_ref(b, t, self.tf);
         self.engine.match_bar(0, t, &bar);
         self.engine.mark(0, bar.close);
         let equity = self.engine.equity_f();
-        let view = BarsView::new(t, ts, open, high, low, close, volume);
+        let view = BarsView::new(
+            t,
+            b.ts(),
+            b.open(),
+            b.high(),
+            b.low(),
+            b.close(),
+            b.volume(),
+        );
         self.engine.decide(0, t, &bar, view, &mut self.strategy);
+        let bar = b.get(t)?;
         self.t += 1;
-        let all = self.engine.events();
-        let events = all[self.events_seen..].to_vec();
-        self.events_seen = all.len();
+        let events = self.new_events();
         let account = self.engine.account();
         Some(Step {
             index: t,
-            bar: b.get(t)?,
+            bar,
             events,
             equity,
             cash: account.cash(),

@@ -714,6 +714,11 @@ pub(crate) async fn run_live(
     // Warm-up bars.
     let tf_ms = i64::from(tf.as_secs()) * 1000;
     let warm = i64::from(lc.warmup_bars.unwrap_or(300));
+    // The strategy is compiled over the bars kept at every new bar: keep a window (twice the
+    // warm-up, at least 1,000 bars) so that cost stays flat however long the bot runs.
+    let keep = usize::try_from(warm.saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .max(1_000);
     let mut bars: Vec<Bar> = Vec::new();
     let mut cursor = skeet_store::now_ms() - warm * tf_ms;
     for _ in 0..20 {
@@ -866,6 +871,9 @@ pub(crate) async fn run_live(
                 for bar in fresh {
                     if bars.last().is_some_and(|l| bar.ts <= l.ts) { continue; }
                     bars.push(bar);
+                    if bars.len() > keep {
+                        bars.drain(..bars.len() - keep);
+                    }
                     let ts = bar.ts.as_millis();
                     live.publish("bar", ts, serde_json::json!({"t": ts, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume})).await;
                     if let Some(p) = &paper {

@@ -85,6 +85,48 @@ fn call(
     )
 }
 
+/// The local Binance test server with 300 bars of history at every interval.
+fn test_venue(
+    rt: &tokio::runtime::Runtime,
+) -> (skeet_testkit::sim::SimVenue, skeet_testkit::Running) {
+    let sim = binance::default_sim();
+    let venue = rt.block_on(binance::spawn(
+        sim.clone(),
+        binance::ServerConfig {
+            history_bars: 300,
+            ..binance::ServerConfig::default()
+        },
+    ));
+    (sim, venue)
+}
+
+/// Signs `email` up; its workspace id and session token.
+fn sign_up(addr: &str, email: &str) -> (String, String) {
+    let creds = json!({"email": email, "password": "a long test password"});
+    let up = request(addr, "POST", "/api/auth/signup", &[], Some(&creds));
+    assert_eq!(up.status, 201, "{}", up.body);
+    let login = request(addr, "POST", "/api/auth/login", &[], Some(&creds));
+    (
+        up.body["workspace_id"].as_str().unwrap().to_string(),
+        login.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Stores the test server's key pair as the workspace's Binance credential; its id.
+fn binance_credential(addr: &str, token: &str, ws: &str) -> String {
+    let cred = call(
+        addr,
+        token,
+        "POST",
+        &format!("/api/workspaces/{ws}/credentials"),
+        Some(
+            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
+        ),
+    );
+    assert_eq!(cred.status, 201, "{}", cred.body);
+    cred.body["id"].as_str().unwrap().to_string()
+}
+
 /// Waits for the server process to die at a crash point.
 fn wait_crash(p: &mut Proc, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -117,35 +159,13 @@ fn fast_cross() -> Value {
 #[test]
 fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim.clone(),
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
 
     // First life: set up, start, and crash right after the first order is journaled.
     let (mut p1, addr) = serve(dir.path(), &venue.base_url);
-    let creds = json!({"email": "live@example.com", "password": "live password 123"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cred = call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/credentials"),
-        Some(
-            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
-        ),
-    );
-    let cred_id = cred.body["id"].as_str().unwrap().to_string();
+    let (ws, token) = sign_up(&addr, "live@example.com");
+    let cred_id = binance_credential(&addr, &token, &ws);
     let bot = call(
         &addr,
         &token,
@@ -344,23 +364,10 @@ fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing(
 #[test]
 fn a_paper_bot_on_live_data_fills_by_the_backtest_rules_and_never_touches_the_venue() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim.clone(),
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
-    let creds = json!({"email": "paper@example.com", "password": "paper password 123"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (ws, token) = sign_up(&addr, "paper@example.com");
     let bot = call(
         &addr,
         &token,
@@ -445,23 +452,10 @@ fn a_paper_bot_on_live_data_fills_by_the_backtest_rules_and_never_touches_the_ve
 #[test]
 fn the_price_band_and_the_daily_loss_limit_hold_entries_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim,
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (_sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
-    let creds = json!({"email": "risk@example.com", "password": "risk password 123"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (ws, token) = sign_up(&addr, "risk@example.com");
     let create = |name: &str, risk: Value| {
         let b = call(
             &addr,
@@ -549,14 +543,7 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim.clone(),
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
     let skeet = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_skeet"));
@@ -586,22 +573,8 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
             break;
         }
     }
-    let creds = json!({"email": "pg@example.com", "password": "pg password 1234"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cred = call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/credentials"),
-        Some(
-            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
-        ),
-    );
+    let (ws, token) = sign_up(&addr, "pg@example.com");
+    let cred_id = binance_credential(&addr, &token, &ws);
     let bot = call(
         &addr,
         &token,
@@ -610,7 +583,7 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
         Some(json!({
             "name": "pg live", "mode": "live", "venue": "binance",
             "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
-            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+            "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
         })),
     );
     let id = bot.body["id"].as_str().unwrap().to_string();
@@ -744,32 +717,11 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
 #[test]
 fn fills_during_a_user_stream_outage_are_all_recorded_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim.clone(),
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
-    let creds = json!({"email": "ws@example.com", "password": "ws password 1234"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cred = call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/credentials"),
-        Some(
-            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
-        ),
-    );
+    let (ws, token) = sign_up(&addr, "ws@example.com");
+    let cred_id = binance_credential(&addr, &token, &ws);
     let bot = call(
         &addr,
         &token,
@@ -778,7 +730,7 @@ fn fills_during_a_user_stream_outage_are_all_recorded_once() {
         Some(json!({
             "name": "streamed", "mode": "live", "venue": "binance",
             "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
-            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+            "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
         })),
     );
     let id = bot.body["id"].as_str().unwrap().to_string();
@@ -880,32 +832,11 @@ fn fills_during_a_user_stream_outage_are_all_recorded_once() {
 #[test]
 fn a_live_bot_flattens_with_a_market_sell_and_stops() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = binance::default_sim();
-    let venue = rt.block_on(binance::spawn(
-        sim.clone(),
-        binance::ServerConfig {
-            history_bars: 300,
-            ..binance::ServerConfig::default()
-        },
-    ));
+    let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
-    let creds = json!({"email": "flat@example.com", "password": "flat password 123"});
-    let up = request(&addr, "POST", "/api/auth/signup", &[], Some(&creds));
-    let ws = up.body["workspace_id"].as_str().unwrap().to_string();
-    let token = request(&addr, "POST", "/api/auth/login", &[], Some(&creds)).body["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cred = call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/credentials"),
-        Some(
-            json!({"venue": "binance", "label": "main", "api_key": binance::API_KEY, "api_secret": binance::API_SECRET}),
-        ),
-    );
+    let (ws, token) = sign_up(&addr, "flat@example.com");
+    let cred_id = binance_credential(&addr, &token, &ws);
     // Enters and never exits: flatten is the only way out.
     let hold = json!({
         "version": 1, "name": "hold",
@@ -922,7 +853,7 @@ fn a_live_bot_flattens_with_a_market_sell_and_stops() {
         Some(json!({
             "name": "holder", "mode": "live", "venue": "binance",
             "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s"},
-            "live": {"credential_id": cred.body["id"], "quote_per_trade": "300", "warmup_bars": 60}
+            "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
         })),
     );
     assert_eq!(bot.status, 201, "{}", bot.body);

@@ -891,15 +891,9 @@ pub(crate) async fn run_live(
                     };
                     let price: Decimal = format!("{}", bar.close).parse().unwrap_or_default();
                     let value = f64_of(live.ledger.quote) + f64_of(live.ledger.position) * bar.close - f64_of(live.ledger.fees);
-                    let today = ts.div_euclid(86_400_000);
-                    if today != day.0 {
-                        day = (today, value, false);
-                    }
                     if let Some(max) = lc.risk.max_daily_loss
-                        && !day.2
-                        && day.1 - value > max
+                        && daily_loss_reached(&mut day, ts, value, max)
                     {
-                        day.2 = true;
                         metrics::counter!("skeet_bot_risk_stops_total").increment(1);
                         live.publish("risk", ts, serde_json::json!({"event": "daily_loss", "message": format!("the loss since the start of the UTC day reached {:.2} (limit {max}): no new entries until tomorrow", day.1 - value)})).await;
                     }
@@ -926,6 +920,20 @@ pub(crate) async fn run_live(
             }
         }
     }
+}
+
+/// The daily loss limit: `day` holds the UTC day, the bot's value at its first bar and
+/// whether the limit was reached that day. True only on the bar that reaches it.
+fn daily_loss_reached(day: &mut (i64, f64, bool), ts_ms: i64, value: f64, max: f64) -> bool {
+    let today = ts_ms.div_euclid(86_400_000);
+    if today != day.0 {
+        *day = (today, value, false);
+    }
+    if !day.2 && day.1 - value > max {
+        day.2 = true;
+        return true;
+    }
+    false
 }
 
 /// The strategy's signals at the last bar, with the bot's position.
@@ -987,4 +995,35 @@ fn decide(
         bars: view,
         position: state,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::daily_loss_reached;
+
+    #[test]
+    fn the_daily_loss_limit_trips_once_a_day_and_resets_at_midnight() {
+        let day_ms = 86_400_000;
+        let mut day = (-1, 0.0, false);
+        // The first bar of the day sets the reference value (100).
+        assert!(!daily_loss_reached(&mut day, 5 * day_ms, 100.0, 10.0));
+        assert!(
+            !daily_loss_reached(&mut day, 5 * day_ms + 60_000, 95.0, 10.0),
+            "a 5 loss is within 10"
+        );
+        assert!(
+            daily_loss_reached(&mut day, 5 * day_ms + 120_000, 89.0, 10.0),
+            "an 11 loss reaches it"
+        );
+        assert!(day.2, "entries blocked");
+        assert!(
+            !daily_loss_reached(&mut day, 5 * day_ms + 180_000, 80.0, 10.0),
+            "reported once"
+        );
+        assert!(day.2, "still blocked the same day");
+        // The next UTC day starts from its own first value.
+        assert!(!daily_loss_reached(&mut day, 6 * day_ms, 80.0, 10.0));
+        assert!(!day.2, "a new day allows entries again");
+        assert_eq!(day.1, 80.0);
+    }
 }

@@ -110,6 +110,11 @@ impl Stepper {
         &self.engine
     }
 
+    /// Replaces the risk limits from the next bar on (see [`Engine::set_risk_limits`]).
+    pub fn set_risk(&mut self, limits: skeet_engine::RiskLimits) {
+        self.engine.set_risk_limits(limits);
+    }
+
     /// Cancels working orders and closes the position at the close of the last processed bar
     /// (a market order: taker fee and slippage), as the drawdown kill switch does; returns
     /// the events that caused. Nothing happens before the first bar.

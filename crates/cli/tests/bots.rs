@@ -689,3 +689,143 @@ fn flatten_closes_the_position_and_stops_the_bot() {
         "stopped early: {done}"
     );
 }
+
+/// Cash left by the fills in `events`, from `cash0`.
+fn cash_after_fills(cash0: f64, events: &[Value]) -> f64 {
+    let num = |v: &Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .fold(cash0, |cash, e| {
+            let d = &e["data"];
+            let value = num(&d["quantity"]) * num(&d["price"]);
+            let signed = if d["side"] == "buy" { -value } else { value };
+            cash + signed - num(&d["fee"])
+        })
+}
+
+#[test]
+fn risk_limits_edited_while_running_apply_from_the_next_bar_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(dir.path(), None, &[]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(900);
+    let bot = api.call(
+        "POST",
+        "/bots",
+        Some(json!({"name": "edit", "run": {"strategy": "sma_cross", "dataset": ds, "params": {"fast": 5, "slow": 20}}, "speed": 60, "paced_bars": 600})),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    let path = format!("/bots/{id}");
+
+    // Bad edits are refused with what is wrong, and change nothing.
+    for (body, says) in [
+        (json!({}), "nothing to change"),
+        (
+            json!({"risk": {"max_drawdown_pct": 150}}),
+            "max_drawdown_pct",
+        ),
+        (
+            json!({"risk": {"max_order_notional": -1}}),
+            "max_order_notional",
+        ),
+        (json!({"risk": {"max_orders": 1}}), "max_orders"),
+        (
+            json!({"notify": {"telegram_chat_id": "1", "telegram_credential_id": "nope"}}),
+            "telegram_credential_id",
+        ),
+    ] {
+        let r = api.call("PATCH", &path, Some(body.clone()));
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains(says),
+            "{body}: {}",
+            r.body
+        );
+    }
+    assert_eq!(api.call("GET", &path, None).body["settings_rev"], 0);
+
+    api.call("POST", &format!("{path}/start"), None);
+    // Trading uncapped (entries are all-in, about 10,000 USDT) for a while...
+    api.wait_bot(&id, "paced trading", |b| {
+        b["state"] == "running" && b["summary"]["bar"].as_u64().unwrap() > 420
+    });
+    // ...then capped at 10 USDT per order, without stopping the bot.
+    let edited = api.call(
+        "PATCH",
+        &path,
+        Some(json!({"risk": {"max_order_notional": 10}})),
+    );
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(edited.body["settings_rev"], 1);
+    assert_eq!(edited.body["config"]["risk"]["max_order_notional"], 10);
+    let applied = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = api
+                .events(&id)
+                .into_iter()
+                .find(|e| e["kind"] == "settings" && e["data"]["rev"] == 1);
+            if let Some(e) = found {
+                break e;
+            }
+            assert!(Instant::now() < deadline, "the edit was never applied");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(applied["data"]["risk"]["max_order_notional"], 10.0);
+    let applied_seq = applied["seq"].as_i64().unwrap();
+
+    // Stop and start again part-way: the new runner replays the history under the limits in
+    // force at each bar (uncapped before the edit, capped after).
+    api.wait_bot(&id, "more bars", |b| {
+        b["summary"]["bar"].as_u64().unwrap() > applied["data"]["bar"].as_u64().unwrap() + 100
+    });
+    api.call("POST", &format!("{path}/stop"), None);
+    api.wait_bot(&id, "the stop", |b| b["state"] == "stopped");
+    api.call("POST", &format!("{path}/start"), None);
+    let done = api.wait_bot(&id, "the end", |b| b["state"] == "finished");
+
+    let events = api.events(&id);
+    let entry_values = |after: bool| -> Vec<f64> {
+        events
+            .iter()
+            .filter(|e| {
+                e["kind"] == "fill"
+                    && e["data"]["side"] == "buy"
+                    && (e["seq"].as_i64().unwrap() > applied_seq) == after
+            })
+            .map(|e| {
+                let q: f64 = e["data"]["quantity"].as_str().unwrap().parse().unwrap();
+                let p: f64 = e["data"]["price"].as_str().unwrap().parse().unwrap();
+                q * p
+            })
+            .collect()
+    };
+    let (before, after) = (entry_values(false), entry_values(true));
+    assert!(
+        before.iter().any(|v| *v > 1_000.0),
+        "all-in entries before the edit: {before:?}"
+    );
+    assert!(!after.is_empty(), "entries after the edit");
+    assert!(
+        after.iter().all(|v| *v <= 10.0 + 1e-9),
+        "capped after the edit: {after:?}"
+    );
+    // The engine the restarted runner rebuilt holds exactly the cash the published fills
+    // left: had it replayed the history under the new limits, they would differ.
+    let cash0: f64 = done["summary"]["initial_cash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let cash: f64 = done["summary"]["cash"].as_str().unwrap().parse().unwrap();
+    let expected = cash_after_fills(cash0, &events);
+    assert!(
+        (cash - expected).abs() < 1e-6,
+        "engine cash {cash} != cash from the published fills {expected}"
+    );
+    let fills = events.iter().filter(|e| e["kind"] == "fill").count();
+    assert_eq!(done["summary"]["fills"].as_u64().unwrap() as usize, fills);
+}

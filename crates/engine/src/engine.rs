@@ -240,6 +240,14 @@ impl Engine {
         }
     }
 
+    /// Replaces the risk limits from the next bar on (a running bot's limits were edited).
+    pub fn set_risk_limits(&mut self, limits: RiskLimits) {
+        self.cfg.risk = limits.clone();
+        self.risk.set_limits(limits);
+        self.watch_drawdown = self.cfg.risk.max_drawdown_pct.is_some()
+            || self.slots.iter().any(|s| s.exec.drawdown_pause.is_some());
+    }
+
     /// Installs the strategy's execution settings for instrument `i` (and the ATR streams its
     /// stops need). Call before the first bar.
     pub fn configure(&mut self, i: usize, exec: &ExecSettings) {

@@ -58,6 +58,12 @@ impl RiskManager {
         &self.limits
     }
 
+    /// Replaces the limits (a running bot's limits were edited). A tripped kill switch stays
+    /// tripped: loosening the drawdown limit does not resume trading in this run.
+    pub fn set_limits(&mut self, limits: RiskLimits) {
+        self.limits = limits;
+    }
+
     /// True once the drawdown kill switch has tripped.
     pub fn killed(&self) -> bool {
         self.killed

@@ -237,6 +237,66 @@ pub(crate) async fn get(
     Ok(axum::Json(s.bots.get(&ws, &id).await?))
 }
 
+/// New risk limits or notifications for a bot, running or not.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BotSettingsBody {
+    /// Risk limits, replacing the bot's (same fields as when creating a bot); omitted:
+    /// unchanged.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    risk: Option<serde_json::Value>,
+    /// Notifications, replacing the bot's; omitted: unchanged.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    notify: Option<serde_json::Value>,
+}
+
+#[utoipa::path(patch, path = "/api/workspaces/{ws}/bots/{id}", tag = "bots",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
+    request_body = BotSettingsBody,
+    responses((status = 200, body = Bot, description = "Saved; a running bot applies them within a heartbeat (from its next bar or order) and logs a `settings` event"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn update(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((ws, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<BotSettingsBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let role = caller.writer_in(&s, &ws, "edit bots").await?;
+    let bot = s.bots.get(&ws, &id).await?;
+    if bot.mode == "live" && !role.can_trade_live() {
+        return Err(ApiError::forbidden(
+            "only owners and traders can edit live bots",
+        ));
+    }
+    if b.risk.is_none() && b.notify.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give `risk` and/or `notify`",
+        ));
+    }
+    let mut config = bot.config.clone();
+    if let Some(risk) = b.risk {
+        config["risk"] = risk;
+    }
+    if let Some(notify) = b.notify {
+        check_notify(&s, &ws, &notify).await?;
+        config["notify"] = notify;
+    }
+    // The worker's own checks, on the whole settings as they will be stored.
+    let kind = if bot.venue == "replay" {
+        "bot"
+    } else {
+        "live_bot"
+    };
+    let validate = s.validate.clone();
+    let dir = crate::datasets::workspace_dir(&s, &ws)?;
+    let checked = config.clone();
+    blocking(move || validate(kind, &dir, &checked).map_err(ApiError::bad_request)).await?;
+    let bot = s.bots.update_config(&ws, &id, &config).await?;
+    metrics::counter!("skeet_bot_commands_total", "command" => "edit").increment(1);
+    Ok(axum::Json(bot))
+}
+
 #[utoipa::path(delete, path = "/api/workspaces/{ws}/bots/{id}", tag = "bots",
     params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
     responses((status = 204, description = "Deleted with its events and journal"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

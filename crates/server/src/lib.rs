@@ -250,7 +250,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(venues::ticker))
         .routes(routes!(venues::download))
         .routes(routes!(bots::create, bots::list))
-        .routes(routes!(bots::get, bots::delete))
+        .routes(routes!(bots::get, bots::delete, bots::update))
         .routes(routes!(bots::start))
         .routes(routes!(bots::pause))
         .routes(routes!(bots::stop))

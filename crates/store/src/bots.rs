@@ -54,6 +54,8 @@ pub struct Bot {
     pub created_at: i64,
     /// Last change (ms).
     pub updated_at: i64,
+    /// Raised at every edit of the settings while the bot exists (its runner re-reads them).
+    pub settings_rev: i64,
 }
 
 /// A bot to create.
@@ -117,12 +119,14 @@ pub enum Lease {
     Held {
         /// The desired state.
         desired: String,
+        /// The settings revision: a new one means the settings were edited.
+        settings_rev: i64,
     },
     /// Taken over (or the bot was deleted): stop at once, write nothing.
     Lost,
 }
 
-const COLUMNS: &str = "id, workspace_id, name, mode, venue, config, state, desired, lease_owner, fence, summary, error, created_by, created_at, updated_at";
+const COLUMNS: &str = "id, workspace_id, name, mode, venue, config, state, desired, lease_owner, fence, summary, error, created_by, created_at, updated_at, settings_rev";
 
 fn bot_of(row: &AnyRow) -> Result<Bot, StoreError> {
     let config: String = row.try_get("config")?;
@@ -143,6 +147,17 @@ fn bot_of(row: &AnyRow) -> Result<Bot, StoreError> {
         created_by: row.try_get("created_by")?,
         created_at: int_column(row, "created_at")?,
         updated_at: int_column(row, "updated_at")?,
+        settings_rev: int_column(row, "settings_rev")?,
+    })
+}
+
+fn event_of(r: &AnyRow) -> Result<BotEvent, StoreError> {
+    let data: String = r.try_get("data")?;
+    Ok(BotEvent {
+        seq: int_column(r, "seq")?,
+        ts: int_column(r, "ts")?,
+        kind: r.try_get("kind")?,
+        data: serde_json::from_str(&data)?,
     })
 }
 
@@ -280,6 +295,48 @@ impl Bots {
         self.get(workspace_id, id).await
     }
 
+    /// Replaces a bot's settings (the caller has checked them) and raises its settings
+    /// revision, so the worker running it applies them at its next heartbeat.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; a database error.
+    pub async fn update_config(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        config: &serde_json::Value,
+    ) -> Result<Bot, StoreError> {
+        let done = sqlx::query(
+            "UPDATE bots SET config = $1, settings_rev = settings_rev + 1, updated_at = $2
+             WHERE id = $3 AND workspace_id = $4",
+        )
+        .bind(config.to_string())
+        .bind(now_ms())
+        .bind(id)
+        .bind(workspace_id)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get(workspace_id, id).await
+    }
+
+    /// A bot's events of one kind, oldest first (e.g. its settings changes, to replay them).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn events_of_kind(&self, id: &str, kind: &str) -> Result<Vec<BotEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, ts, kind, data FROM bot_events WHERE bot_id = $1 AND kind = $2 ORDER BY seq",
+        )
+        .bind(id)
+        .bind(kind)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(event_of).collect()
+    }
+
     /// Stops every bot of the workspace (the kill switch): desired `stopped` for all.
     ///
     /// # Errors
@@ -375,13 +432,14 @@ impl Bots {
         if done.rows_affected() == 0 {
             return Ok(Lease::Lost);
         }
-        let row = sqlx::query("SELECT desired FROM bots WHERE id = $1")
+        let row = sqlx::query("SELECT desired, settings_rev FROM bots WHERE id = $1")
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?;
         Ok(match row {
             Some(r) => Lease::Held {
                 desired: r.try_get("desired")?,
+                settings_rev: int_column(&r, "settings_rev")?,
             },
             None => Lease::Lost,
         })
@@ -485,17 +543,7 @@ impl Bots {
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                let data: String = r.try_get("data")?;
-                Ok(BotEvent {
-                    seq: int_column(r, "seq")?,
-                    ts: int_column(r, "ts")?,
-                    kind: r.try_get("kind")?,
-                    data: serde_json::from_str(&data)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_of).collect()
     }
 
     /// Writes an order's intent before it is sent (fenced). False when the fence moved on

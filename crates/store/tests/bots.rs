@@ -93,9 +93,28 @@ async fn one_runner_at_a_time_and_a_stale_runner_cannot_write() {
         assert_eq!(
             bots.heartbeat(&b.id, "w1", 1, 60_000).await.unwrap(),
             Lease::Held {
-                desired: "running".into()
+                desired: "running".into(),
+                settings_rev: 0
             }
         );
+        // Editing the settings raises the revision the runner sees at its next heartbeat.
+        let edited = bots
+            .update_config(&ws, &b.id, &json!({"risk": {"max_order_notional": 5}}))
+            .await
+            .unwrap();
+        assert_eq!(edited.settings_rev, 1);
+        assert_eq!(edited.config["risk"]["max_order_notional"], 5);
+        assert_eq!(
+            bots.heartbeat(&b.id, "w1", 1, 60_000).await.unwrap(),
+            Lease::Held {
+                desired: "running".into(),
+                settings_rev: 1
+            }
+        );
+        assert!(matches!(
+            bots.update_config("other-ws", &b.id, &json!({})).await,
+            Err(StoreError::NotFound)
+        ));
         let ev = |seq| BotEvent {
             seq,
             ts: seq,
@@ -105,6 +124,13 @@ async fn one_runner_at_a_time_and_a_stale_runner_cannot_write() {
         assert_eq!(
             bots.append_events(&b.id, 1, &[ev(1), ev(2)]).await.unwrap(),
             2
+        );
+        assert_eq!(bots.events_of_kind(&b.id, "log").await.unwrap().len(), 2);
+        assert!(
+            bots.events_of_kind(&b.id, "settings")
+                .await
+                .unwrap()
+                .is_empty()
         );
 
         // w1 goes silent; after its lease expires w2 takes over with a higher fence.

@@ -380,6 +380,38 @@ async fn kill_switch(
     tracing::warn!(bot = %id, "{msg}");
 }
 
+/// A settings edit as the runner records it: from bar `bar` on (the bar about to be stepped
+/// when it was applied), revision `rev`, these limits. The log of these lets a runner that
+/// takes a replay bot over replay its history under the limits that were in force.
+pub(crate) fn settings_event(
+    seq: i64,
+    ts: i64,
+    bar: usize,
+    rev: i64,
+    risk: &RiskSettings,
+) -> BotEvent {
+    BotEvent {
+        seq,
+        ts,
+        kind: "settings".into(),
+        data: serde_json::json!({"bar": bar, "rev": rev, "risk": risk, "at": skeet_store::now_ms()}),
+    }
+}
+
+/// The recorded settings edits: `(bar, rev, limits)`, oldest first.
+fn settings_changes(events: &[BotEvent]) -> Vec<(usize, i64, RiskSettings)> {
+    events
+        .iter()
+        .filter_map(|e| {
+            Some((
+                usize::try_from(e.data["bar"].as_u64()?).ok()?,
+                e.data["rev"].as_i64()?,
+                serde_json::from_value(e.data["risk"].clone()).ok()?,
+            ))
+        })
+        .collect()
+}
+
 async fn run_bot(
     bots: Bots,
     cfg: Arc<SupervisorConfig>,
@@ -432,21 +464,31 @@ async fn run_bot(
         Err(e) => return fail(format!("preparing the data failed: {e}")).await,
     };
     let (spec, market, run_cfg) = prepared.parts();
+    // Limits edited while the bot ran apply from the bar they were applied at: replaying the
+    // history under them rebuilds exactly the engine that was published.
+    let changes = match bots.events_of_kind(&id, "settings").await {
+        Ok(e) => settings_changes(&e),
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let mut risk = changes
+        .first()
+        .map_or_else(|| config.risk.clone(), |c| c.2.clone());
+    let mut rev = changes.last().map_or(-1, |c| c.1);
     let run_cfg = skeet_backtest::RunConfig {
         skip_quiet_bars: false,
-        risk: config.risk.limits(),
+        risk: risk.limits(),
         ..run_cfg.clone()
     };
     let mut stepper = match Stepper::new(spec, prepared.params(), market.clone(), &run_cfg) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()).await,
     };
-    let notifier = match notifier_for(&cfg, &bot, &config.notify).await {
+    let mut notifier = match notifier_for(&cfg, &bot, &config.notify).await {
         Ok(n) => n,
         Err(e) => return fail(e).await,
     };
-    let notify = |events: &[BotEvent]| {
-        if let Some(n) = &notifier {
+    let notify = |notifier: &Option<crate::notify::Notifier>, events: &[BotEvent]| {
+        if let Some(n) = notifier {
             n.notify(events);
         }
     };
@@ -473,7 +515,16 @@ async fn run_bot(
     let fast_until = done_bars.max(paced_from);
     let mut history = Vec::new();
     let mut killed_in_history = None;
+    let apply_recorded = |stepper: &mut Stepper, risk: &mut RiskSettings| {
+        for (bar, _, r) in &changes {
+            if *bar == stepper.position() {
+                stepper.set_risk(r.limits());
+                *risk = r.clone();
+            }
+        }
+    };
     while stepper.position() < fast_until {
+        apply_recorded(&mut stepper, &mut risk);
         let Some(step) = stepper.step() else { break };
         if tripped(&step) && stepper.position() > done_bars {
             killed_in_history = Some(step);
@@ -495,6 +546,22 @@ async fn run_bot(
     for e in &mut history {
         next_seq += 1;
         e.seq = next_seq;
+    }
+    apply_recorded(&mut stepper, &mut risk);
+    // The settings in force from here: the first run records its starting limits; settings
+    // edited while no runner held the bot take effect now.
+    if rev < bot.settings_rev || changes.is_empty() {
+        risk = config.risk.clone();
+        stepper.set_risk(risk.limits());
+        rev = bot.settings_rev;
+        next_seq += 1;
+        history.push(settings_event(
+            next_seq,
+            skeet_store::now_ms(),
+            stepper.position(),
+            rev,
+            &risk,
+        ));
     }
     if bots.append_events(&id, fence, &history).await.is_err() {
         return fail("could not write the bot's events".into()).await;
@@ -521,7 +588,7 @@ async fn run_bot(
             events,
             &mut c,
             started_at,
-            config.risk.max_drawdown_pct,
+            risk.max_drawdown_pct,
             notifier.as_ref(),
         )
         .await;
@@ -554,7 +621,7 @@ async fn run_bot(
                 let mut events = events_of(&flat, &mut next_seq, &mut orders, &mut fills);
                 events.retain(|e| e.kind != "bar");
                 if bots.append_events(&id, fence, &events).await.is_ok() {
-                    notify(&events);
+                    notify(&notifier, &events);
                 }
                 last = Some(flat);
             }
@@ -585,7 +652,29 @@ async fn run_bot(
         tokio::select! {
             _ = beat.tick() => {
                 match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
-                    Ok(Lease::Held { desired: d }) => desired = d,
+                    Ok(Lease::Held { desired: d, settings_rev }) => {
+                        desired = d;
+                        if settings_rev != rev {
+                            // Edited while running: the new limits apply from the next bar.
+                            rev = settings_rev;
+                            let edited = bots.get_any(&id).await.ok().and_then(|b| serde_json::from_value::<PaperConfig>(b.config).ok());
+                            if let Some(edited) = edited {
+                                risk = edited.risk.clone();
+                                stepper.set_risk(risk.limits());
+                                match notifier_for(&cfg, &bot, &edited.notify).await {
+                                    Ok(n) => notifier = n,
+                                    Err(e) => tracing::warn!(bot = %id, error = %e, "notifications unchanged"),
+                                }
+                                next_seq += 1;
+                                let e = settings_event(next_seq, skeet_store::now_ms(), stepper.position(), rev, &risk);
+                                if bots.append_events(&id, fence, std::slice::from_ref(&e)).await.is_ok()
+                                    && let Some(c) = &cfg.changed
+                                {
+                                    c.notify_one();
+                                }
+                            }
+                        }
+                    }
                     Ok(Lease::Lost) => {
                         tracing::warn!(bot = %id, "bot lease lost; another worker has it");
                         return;
@@ -598,7 +687,7 @@ async fn run_bot(
                     next_seq += 1;
                     let e = state_event(next_seq, "finished");
                     if bots.append_events(&id, fence, std::slice::from_ref(&e)).await.is_ok() {
-                        notify(std::slice::from_ref(&e));
+                        notify(&notifier, std::slice::from_ref(&e));
                     }
                     let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
                     let _ = bots.set_state(&id, fence, "finished", &s, None, true).await;
@@ -608,13 +697,13 @@ async fn run_bot(
                 let events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
                 if tripped(&step) {
                     let mut c = Counters { next_seq, orders, fills };
-                    kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, config.risk.max_drawdown_pct, notifier.as_ref()).await;
+                    kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, risk.max_drawdown_pct, notifier.as_ref()).await;
                     return;
                 }
                 last = Some(step);
                 match bots.append_events(&id, fence, &events).await {
                     Ok(n) if n == events.len() => {
-                        notify(&events);
+                        notify(&notifier, &events);
                         if let Some(c) = &cfg.changed {
                             c.notify_one();
                         }

@@ -573,7 +573,7 @@ pub(crate) async fn run_live(
                 .await;
         }
     };
-    let lc: LiveConfig = match serde_json::from_value(bot.config.clone()) {
+    let mut lc: LiveConfig = match serde_json::from_value(bot.config.clone()) {
         Ok(c) => c,
         Err(e) => return fail(format!("settings: {e}")).await,
     };
@@ -774,6 +774,7 @@ pub(crate) async fn run_live(
         }
     };
     let mut desired = bot.desired.clone();
+    let mut rev = bot.settings_rev;
     // Flatten: one sell of the whole position, then stop once the bot holds nothing (a live
     // market order fills at once; a paper one at the next bar's open).
     let mut flatten_sent = false;
@@ -858,7 +859,24 @@ pub(crate) async fn run_live(
                 }
             }
             _ = beat.tick() => match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
-                Ok(Lease::Held { desired: d }) => desired = d,
+                Ok(Lease::Held { desired: d, settings_rev }) => {
+                    desired = d;
+                    if settings_rev != rev {
+                        // Limits and notifications edited while running: in force from the
+                        // next order on.
+                        rev = settings_rev;
+                        let edited = bots.get_any(&id).await.ok().and_then(|b| serde_json::from_value::<LiveConfig>(b.config).ok());
+                        if let Some(edited) = edited {
+                            lc.risk = edited.risk;
+                            match crate::bots::notifier_for(&cfg, &bot, &edited.notify).await {
+                                Ok(n) => live.notifier = n,
+                                Err(e) => tracing::warn!(bot = %id, error = %e, "notifications unchanged"),
+                            }
+                            let e = crate::bots::settings_event(0, skeet_store::now_ms(), bars.len(), rev, &lc.risk);
+                            live.publish("settings", e.ts, e.data).await;
+                        }
+                    }
+                }
                 Ok(Lease::Lost) => return,
                 Err(e) => tracing::warn!(bot = %id, error = %e, "bot heartbeat failed"),
             },

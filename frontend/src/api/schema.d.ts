@@ -401,7 +401,7 @@ export interface paths {
         delete: operations["delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        patch: operations["update"];
         trace?: never;
     };
     "/api/workspaces/{ws}/bots/{id}/divergence": {
@@ -1080,6 +1080,11 @@ export interface components {
             mode: string;
             /** @description Name, unique in the workspace. */
             name: string;
+            /**
+             * Format: int64
+             * @description Raised at every edit of the settings while the bot exists (its runner re-reads them).
+             */
+            settings_rev: number;
             /** @description `stopped`, `starting`, `running`, `paused`, `finished`, `killed` or `error`. */
             state: string;
             /** @description The latest numbers (equity, PnL, position, orders, fills, last bar). */
@@ -1155,6 +1160,16 @@ export interface components {
              * @description Time (ms; market time for replayed bars).
              */
             ts: number;
+        };
+        /** @description New risk limits or notifications for a bot, running or not. */
+        BotSettingsBody: {
+            /** @description Notifications, replacing the bot's; omitted: unchanged. */
+            notify?: Record<string, never>;
+            /**
+             * @description Risk limits, replacing the bot's (same fields as when creating a bot); omitted:
+             *     unchanged.
+             */
+            risk?: Record<string, never>;
         };
         /** @description Candles as columns (compact for charts): times in ms since the epoch. */
         Candles: {
@@ -2958,6 +2973,59 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                ws: string;
+                /** @description Bot id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BotSettingsBody"];
+            };
+        };
+        responses: {
+            /** @description Saved; a running bot applies them within a heartbeat (from its next bar or order) and logs a `settings` event */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bot"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -919,3 +919,83 @@ fn a_live_bot_flattens_with_a_market_sell_and_stops() {
     );
     drop(venue);
 }
+
+#[test]
+fn a_bot_on_live_data_closes_positions_by_the_specs_time_stop_as_the_engine_does() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_sim, venue) = test_venue(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let (ws, token) = sign_up(&addr, "stops@example.com");
+    // Always wants in, never exits by rule: only the time stop (2 bars) closes positions.
+    let spec = json!({
+        "version": 1, "name": "held two bars",
+        "entry": {"long": "close > 0"}, "exit": {"long": "close < 0"},
+        "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}, "time_stop": {"bars": 2}}
+    });
+    let bot = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(json!({
+            "name": "time stop", "mode": "paper", "venue": "binance",
+            "run": {"spec": spec, "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
+            "live": {"quote_per_trade": "300", "warmup_bars": 30}
+        })),
+    );
+    assert_eq!(bot.status, 201, "{}", bot.body);
+    let id = bot.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/workspaces/{ws}/bots/{id}");
+    call(&addr, &token, "POST", &format!("{path}/start"), None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let b = call(&addr, &token, "GET", &path, None).body;
+        if b["summary"]["fills"].as_u64().unwrap_or(0) >= 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no round trips: {b}");
+        assert_ne!(b["state"], "error", "{b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    call(&addr, &token, "POST", &format!("{path}/stop"), None);
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("{path}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let sells: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "order" && e["data"]["side"] == "sell")
+        .collect();
+    assert!(!sells.is_empty());
+    assert!(
+        sells.iter().all(|e| e["data"]["reason"] == "time_stop"),
+        "{sells:?}"
+    );
+    // The engine's timing: filled at a bar's open, decided two bars later at that bar's
+    // close, filled at the next open: three bars from entry fill to exit fill.
+    let fills: Vec<(String, i64)> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| {
+            (
+                e["data"]["side"].as_str().unwrap().to_string(),
+                e["ts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut pairs = 0;
+    for w in fills.windows(2) {
+        if w[0].0 == "buy" && w[1].0 == "sell" {
+            assert_eq!(w[1].1 - w[0].1, 3_000, "{fills:?}");
+            pairs += 1;
+        }
+    }
+    assert!(pairs >= 1, "{fills:?}");
+    drop(venue);
+}

@@ -4,7 +4,11 @@
 //! The loop: warm up from the venue's recent candles; at every newly closed bar, evaluate the
 //! strategy (the same compiled spec as backtests) on the bars so far with the bot's own
 //! position, and turn its signals into market orders (spot, long only): enter with
-//! `quote_per_trade` of the quote asset, exit the whole position.
+//! `quote_per_trade` of the quote asset, exit the whole position. The spec's protective
+//! exits (stop loss, take profit, trailing stop, time stop) are the engine's, checked at each
+//! closed bar ([`protective_exit`], tested against the engine's brackets) and closed with a
+//! market order; their levels are recomputed from the bars each time, so they survive a
+//! restart. Every order carries its reason (`signal`, `stop_loss`, ..., `flatten`).
 //!
 //! Invariants (what makes a restart or takeover safe):
 //! - **Intent before sending.** Every order is written to the journal (fenced) before it is
@@ -34,8 +38,10 @@ use skeet_exchange::{
 };
 use skeet_store::bots::{Bot, BotEvent, Bots, JournalEntry, Lease};
 use skeet_strategy::{
-    BarContext, BarsView, PositionState, SeriesData, SpecStrategy, Strategy, StrategySpec, compile,
+    BarContext, BarsView, DistanceRule, ExecSettings, PositionState, SeriesData, SpecStrategy,
+    Strategy, StrategySpec, compile,
 };
+use skeet_ta::Indicator;
 use tokio::sync::watch;
 
 use crate::bots::{RiskSettings, SupervisorConfig};
@@ -412,6 +418,7 @@ impl Live {
         price: Decimal,
         risk: &RiskSettings,
         ts: i64,
+        reason: &str,
     ) -> bool {
         let seq = self.journal.iter().map(|e| e.seq).max().unwrap_or(0) + 1;
         let Ok(cid) = ClientOrderId::new(&format!("{}{seq}", self.prefix)) else {
@@ -476,11 +483,13 @@ impl Live {
                 )
                 .await;
         }
+        let mut intent = serde_json::to_value(&order).unwrap_or_default();
+        intent["reason"] = serde_json::json!(reason);
         let entry = JournalEntry {
             client_order_id: cid.as_str().to_string(),
             seq,
             symbol: self.market.symbol.clone(),
-            intent: serde_json::to_value(&order).unwrap_or_default(),
+            intent,
             state: "intent".into(),
             venue_order_id: None,
             filled: "0".into(),
@@ -522,7 +531,7 @@ impl Live {
                     e.state = state.into();
                     e.venue_order_id = Some(info.venue_order_id.clone());
                 }
-                self.publish("order", ts, serde_json::json!({"client_order_id": cid.as_str(), "venue_order_id": info.venue_order_id, "side": side.to_string(), "quantity": quantity.normalize().to_string(), "state": state})).await
+                self.publish("order", ts, serde_json::json!({"client_order_id": cid.as_str(), "venue_order_id": info.venue_order_id, "side": side.to_string(), "quantity": quantity.normalize().to_string(), "state": state, "reason": reason})).await
             }
             Err(e) => {
                 // A refusal is final; anything else is left `sent` for the next reconciliation.
@@ -796,6 +805,7 @@ pub(crate) async fn run_live(
                         price,
                         &RiskSettings::default(),
                         skeet_store::now_ms(),
+                        "flatten",
                     )
                     .await
                 {
@@ -903,7 +913,7 @@ pub(crate) async fn run_live(
                         }
                     }
                     if state != "running" { continue; }
-                    let signals = match decide(&spec, &params, tf, &bars, &live.ledger) {
+                    let (signals, exec) = match decide(&spec, &params, tf, &bars, &live.ledger) {
                         Ok(s) => s,
                         Err(e) => return fail(format!("strategy: {e}")).await,
                     };
@@ -915,14 +925,24 @@ pub(crate) async fn run_live(
                         metrics::counter!("skeet_bot_risk_stops_total").increment(1);
                         live.publish("risk", ts, serde_json::json!({"event": "daily_loss", "message": format!("the loss since the start of the UTC day reached {:.2} (limit {max}): no new entries until tomorrow", day.1 - value)})).await;
                     }
-                    if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO && !day.2 {
+                    let protective = if live.ledger.position > Decimal::ZERO {
+                        protective_exit(&exec, &bars, f64_of(live.ledger.avg_entry()), live.ledger.entry_ts, tf_ms)
+                    } else {
+                        None
+                    };
+                    if let Some((reason, level)) = protective {
+                        // The spec's stop, target or time stop: close the whole position.
+                        live.publish("log", ts, serde_json::json!({"message": format!("{reason} reached (level {level:.8}): selling the position at market"), "reason": reason, "level": level})).await;
+                        let pos = live.ledger.position;
+                        if !live.order(Side::Sell, pos, price, &lc.risk, ts, reason).await { return; }
+                    } else if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO && !day.2 {
                         let step = live.market.step_size;
                         let mut q = quote_per_trade / price;
                         if !step.is_zero() { q = (q / step).floor() * step; }
-                        if !live.order(Side::Buy, q.normalize(), price, &lc.risk, ts).await { return; }
+                        if !live.order(Side::Buy, q.normalize(), price, &lc.risk, ts, "signal").await { return; }
                     } else if live.ledger.position > Decimal::ZERO && signals.exit_long {
                         let pos = live.ledger.position;
-                        if !live.order(Side::Sell, pos, price, &lc.risk, ts).await { return; }
+                        if !live.order(Side::Sell, pos, price, &lc.risk, ts, "signal").await { return; }
                     }
                     if let Err(e) = live.sync_fills(since, false).await {
                         tracing::warn!(bot = %id, error = %e, "fills");
@@ -954,14 +974,15 @@ fn daily_loss_reached(day: &mut (i64, f64, bool), ts_ms: i64, value: f64, max: f
     false
 }
 
-/// The strategy's signals at the last bar, with the bot's position.
+/// The strategy's signals at the last bar, with the bot's position, and its execution
+/// settings (protective exits).
 fn decide(
     spec: &StrategySpec,
     params: &skeet_strategy::ParamValues,
     tf: Timeframe,
     bars: &[Bar],
     ledger: &Ledger,
-) -> Result<skeet_strategy::Signals, String> {
+) -> Result<(skeet_strategy::Signals, ExecSettings), String> {
     let series = BarSeries::from_bars(bars.iter().copied()).map_err(|e| e.to_string())?;
     let program = compile(
         spec,
@@ -992,8 +1013,7 @@ fn decide(
             0.0
         },
         bars_in_trade: if size > 0.0 {
-            usize::try_from((series.ts()[t] / 1_000_000 - ledger.entry_ts).max(0) / tf_ms.max(1))
-                .unwrap_or(0)
+            bars_in_trade(bars, ledger.entry_ts, tf_ms)
         } else {
             0
         },
@@ -1008,16 +1028,234 @@ fn decide(
         series.close(),
         series.volume(),
     );
-    Ok(strategy.on_bar(&BarContext {
+    let signals = strategy.on_bar(&BarContext {
         index: t,
         bars: view,
         position: state,
-    }))
+    });
+    Ok((signals, strategy.execution().clone()))
+}
+
+/// Bars since the one an entry filled in (0 at its own close), counted in bars as the
+/// engine counts them (markets that close, weekends: bars, not hours). Bars are aligned to
+/// the timeframe, so the fill's bar opens at `entry_ts` rounded down; a fill older than the
+/// bars kept is counted in timeframes.
+fn bars_in_trade(bars: &[Bar], entry_ts_ms: i64, tf_ms: i64) -> usize {
+    let tf_ms = tf_ms.max(1);
+    let fill_bar = entry_ts_ms - entry_ts_ms.rem_euclid(tf_ms);
+    let Some(last) = bars.last() else { return 0 };
+    if bars[0].ts.as_millis() <= fill_bar {
+        let from = bars.partition_point(|b| b.ts.as_millis() < fill_bar);
+        return (bars.len() - 1).saturating_sub(from);
+    }
+    usize::try_from((last.ts.as_millis() - fill_bar).max(0) / tf_ms).unwrap_or(0)
+}
+
+/// A distance rule's price distance, as the engine resolves it: percent of `reference`, a
+/// multiple of the ATR known when the entry was decided, or a multiple of the stop distance.
+fn exit_distance(rule: DistanceRule, reference: f64, atr: f64, stop: Option<f64>) -> Option<f64> {
+    let d = match rule {
+        DistanceRule::Pct { pct } => reference * pct / 100.0,
+        DistanceRule::Atr { mult, .. } => atr * mult,
+        DistanceRule::RewardRisk { rr } => stop? * rr,
+    };
+    (d.is_finite() && d > 0.0).then_some(d)
+}
+
+/// The spec's protective exit a long position (entered at `entry`, filled at `entry_ts_ms`)
+/// reaches on the last of `bars`, with the level it reached: the engine's brackets, checked
+/// in its order (stop loss, trailing stop, take profit, then the time stop).
+///
+/// The levels are recomputed from the bars at every call (nothing is kept between bars), so
+/// a bot restarted or taken over mid-trade protects its position exactly as before: the
+/// ATR is the one at the bar before the fill's (where the entry was decided), the trailing
+/// stop follows the highest high of the bars closed since the fill, before this one.
+/// Live, the exit is a market order at this bar's close, where the engine would fill the
+/// stop at its level inside the bar: the difference shows as slippage in the divergence
+/// report.
+fn protective_exit(
+    exec: &ExecSettings,
+    bars: &[Bar],
+    entry: f64,
+    entry_ts_ms: i64,
+    tf_ms: i64,
+) -> Option<(&'static str, f64)> {
+    let last = bars.last()?;
+    if !(entry.is_finite() && entry > 0.0) {
+        return None;
+    }
+    let fill_bar = entry_ts_ms - entry_ts_ms.rem_euclid(tf_ms.max(1));
+    let held_from = bars.partition_point(|b| b.ts.as_millis() < fill_bar);
+    let atr = [exec.stop_loss, exec.take_profit, exec.trailing_stop]
+        .into_iter()
+        .flatten()
+        .find_map(|r| match r {
+            DistanceRule::Atr { period, .. } => Some(period),
+            _ => None,
+        })
+        .and_then(|period| {
+            let mut atr = skeet_ta::volatility::Atr::new(period).ok()?;
+            let mut value = f64::NAN;
+            for b in &bars[..held_from] {
+                value = atr
+                    .update(skeet_ta::Candle {
+                        ts: b.ts.as_nanos(),
+                        open: b.open,
+                        high: b.high,
+                        low: b.low,
+                        close: b.close,
+                        volume: b.volume,
+                    })
+                    .unwrap_or(f64::NAN);
+            }
+            Some(value)
+        })
+        .unwrap_or(f64::NAN);
+    let stop_d = exec
+        .stop_loss
+        .and_then(|r| exit_distance(r, entry, atr, None));
+    if let Some(d) = stop_d
+        && last.low <= entry - d
+    {
+        return Some(("stop_loss", entry - d));
+    }
+    if let Some(rule) = exec.trailing_stop {
+        let n = bars.len() - 1;
+        let extreme = bars[held_from.min(n)..n]
+            .iter()
+            .map(|b| b.high)
+            .fold(entry, f64::max);
+        if let Some(d) = exit_distance(rule, extreme, atr, None)
+            && last.low <= extreme - d
+        {
+            return Some(("trailing_stop", extreme - d));
+        }
+    }
+    if let Some(d) = exec
+        .take_profit
+        .and_then(|r| exit_distance(r, entry, atr, stop_d))
+        && last.high >= entry + d
+    {
+        return Some(("take_profit", entry + d));
+    }
+    if let Some(n) = exec.time_stop
+        && bars_in_trade(bars, entry_ts_ms, tf_ms) >= n
+    {
+        return Some(("time_stop", last.close));
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
-    use super::daily_loss_reached;
+    use super::{daily_loss_reached, protective_exit};
+    use rust_decimal::Decimal;
+    use skeet_backtest::{Market, RunConfig, run_spec};
+    use skeet_core::{Bar, Instrument, InstrumentId};
+    use skeet_data::import::{ImportOptions, read_csv};
+    use skeet_data::{NoProgress, series_hash};
+    use skeet_strategy::StrategySpec;
+
+    /// The live bot's protective exits agree with the engine's brackets and time stop: on
+    /// real daily data, for every trade a backtest closes by a stop, target, trailing stop or
+    /// time stop, the live check stays quiet while the engine holds and names the same exit,
+    /// at the same level, on the bar the engine exits in (a time stop: the bar before, as
+    /// the engine decides it at that close and fills at the next open).
+    #[test]
+    fn protective_exits_match_the_engines_brackets_and_time_stop() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let bars = read_csv(
+            &root.join("test_data/golden/goog_daily_500.csv"),
+            &ImportOptions::default(),
+            &NoProgress,
+        )
+        .expect("committed fixture")
+        .bars;
+        let mut instrument =
+            Instrument::unrestricted("local:GOOG".parse::<InstrumentId>().expect("id"));
+        instrument.lot_size = Decimal::ONE;
+        let market = Market {
+            instrument,
+            timeframe: "1d".parse().expect("tf"),
+            data_hash: series_hash(&bars),
+            bars,
+        };
+        let all: Vec<Bar> = market.bars.iter().collect();
+        let tf_ms = 86_400_000;
+        let mut checked = std::collections::BTreeMap::<String, usize>::new();
+        for exits in [
+            r#"{"stop_loss": {"pct": 2}, "take_profit": {"pct": 4}}"#,
+            r#"{"stop_loss": {"atr_period": 14, "atr_mult": 1.5}, "take_profit": {"rr": 2}}"#,
+            r#"{"trailing_stop": {"atr_period": 10, "atr_mult": 2}}"#,
+            r#"{"trailing_stop": {"pct": 3}, "time_stop": {"bars": 12}}"#,
+            r#"{"time_stop": {"bars": 4}}"#,
+        ] {
+            let mut execution: serde_json::Value = serde_json::from_str(exits).expect("json");
+            execution["order"] = serde_json::json!({"type": "market"});
+            execution["sizing"] = serde_json::json!({"type": "all_in"});
+            let json = serde_json::json!({
+                "version": 1, "name": "exits",
+                "indicators": {"f": "sma(close, 5)", "s": "sma(close, 20)"},
+                "entry": {"long": "crossover(f, s)"}, "exit": {"long": "close < 0"},
+                "execution": execution,
+            });
+            let spec = StrategySpec::from_json(&json.to_string()).expect("spec");
+            let params = spec.resolve_params(&[]).expect("params");
+            let out = run_spec(&spec, &params, &market, &RunConfig::default()).expect("backtest");
+            let (_, exec) = super::decide(
+                &spec,
+                &params,
+                market.timeframe,
+                &all,
+                &super::Ledger::default(),
+            )
+            .expect("compiles");
+            for trade in &out.report.trades {
+                let reason = trade.exit_reason.as_str();
+                if !matches!(
+                    reason,
+                    "stop_loss" | "take_profit" | "trailing_stop" | "time_stop"
+                ) {
+                    continue;
+                }
+                let entry: f64 = trade.entry_price.to_string().parse().expect("price");
+                let entry_ts = all[trade.entry_bar].ts.as_millis();
+                let exit_at = if reason == "time_stop" {
+                    trade.exit_bar - 1
+                } else {
+                    trade.exit_bar
+                };
+                for j in trade.entry_bar..exit_at {
+                    assert_eq!(
+                        protective_exit(&exec, &all[..=j], entry, entry_ts, tf_ms),
+                        None,
+                        "{exits}: quiet at bar {j} of a trade the engine held until {}",
+                        trade.exit_bar
+                    );
+                }
+                let (live_reason, level) =
+                    protective_exit(&exec, &all[..=exit_at], entry, entry_ts, tf_ms)
+                        .unwrap_or_else(|| panic!("{exits}: no exit at bar {exit_at}: {trade:?}"));
+                assert_eq!(live_reason, reason, "{exits}: {trade:?}");
+                if reason != "time_stop" {
+                    // The engine fills at the level, or at the open when the bar gapped past it.
+                    let exit: f64 = trade.exit_price.to_string().parse().expect("price");
+                    let open = all[trade.exit_bar].open;
+                    assert!(
+                        (exit - level).abs() < 1e-6 * level || (exit - open).abs() < 1e-9,
+                        "{exits}: level {level} vs the engine's exit {exit} (open {open})"
+                    );
+                }
+                *checked.entry(reason.to_string()).or_default() += 1;
+            }
+        }
+        for reason in ["stop_loss", "take_profit", "trailing_stop", "time_stop"] {
+            assert!(
+                checked.get(reason).copied().unwrap_or(0) >= 2,
+                "too few {reason} exits to compare: {checked:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_daily_loss_limit_trips_once_a_day_and_resets_at_midnight() {

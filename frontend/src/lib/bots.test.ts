@@ -88,6 +88,7 @@ const bot = (over: Partial<Bot> = {}): Bot => ({
   state: 'running',
   desired: 'running',
   fence: 1,
+  settings_rev: 0,
   summary: { bar: 17220, bars: 17520, equity: 10000, pnl: 0, initial_cash: '10000', fills: 4, orders: 5 } as never,
   created_at: 0,
   updated_at: 0,

@@ -6,6 +6,7 @@ import type { Role, Schemas } from '../api/client'
 export type Bot = Schemas['Bot']
 export type BotEvent = Schemas['BotEvent']
 export type BotBody = Schemas['BotBody']
+export type BotSettingsBody = Schemas['BotSettingsBody']
 
 /** The bot's `summary` (JSON the worker writes; `{}` before the first run). */
 export type BotSummary = {
@@ -41,6 +42,8 @@ export type BotConfig = {
   }
   speed?: number
   paced_bars?: number | null
+  /** Risk limits (`max_order_notional`, ...): absent or null = no limit. */
+  risk?: Record<string, number | null> | null
 }
 
 export const summaryOf = (b: Bot) => (b.summary ?? {}) as BotSummary

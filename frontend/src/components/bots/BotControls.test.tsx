@@ -22,6 +22,7 @@ const bot = (state: string, desired: string): Bot => ({
   state,
   desired,
   fence: 0,
+  settings_rev: 0,
   summary: {} as never,
   created_at: 0,
   updated_at: 0,

@@ -1,19 +1,21 @@
 // One bot, live: its state and controls, the account numbers, candles with the fills, the
 // equity curve, fills, orders and the event log. The history is read over HTTP (the
 // dataset's candles before the paced part, the bot's event log); the websocket's bot events
-// go on top as they happen, and a state event re-reads the bot.
-import { useQuery, useQueryClient } from '@tanstack/react-query'
-import { useEffect, useMemo, useState } from 'react'
+// go on top as they happen, and a state event re-reads the bot. The risk limits can be
+// edited here, running or not (`PATCH .../bots/{id}`; the runner logs a `settings` event).
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useEffect, useId, useMemo, useState, type FormEvent } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { api, qs, type Candles } from '../../api/client'
 import { BotCandleChart, BotEquityChart } from '../../components/bots/BotCharts'
 import { BotControls, BotStateBadge } from '../../components/bots/BotControls'
-import { Badge, Card, EmptyState, ErrorBox, PageTitle, ProgressBar, Spinner } from '../../components/ui'
-import { configOf, DEFAULT_PACED, isActive, liveSummary, type Bot, type BotEvent, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
+import { Badge, Button, Card, EmptyState, ErrorBox, Field, Input, PageTitle, ProgressBar, Spinner } from '../../components/ui'
+import { configOf, DEFAULT_PACED, isActive, liveSummary, type Bot, type BotEvent, type BotSettingsBody, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
 import { formatMoney, formatNumber, formatPct, formatPrice, formatTime, priceDigits, quoteOf } from '../../lib/format'
 import { useBotFeed } from '../../lib/useBotFeed'
 import { useWorkspace, useWsBase } from '../../session'
 import { useBotStrategyName } from './names'
+import { describeLimits, formatLimit, limitOf, riskFieldsFor, riskProblem, type RiskKey } from './risk'
 
 /** Candles of the dataset before the bot's paced part (at most this many). */
 const HISTORY = 1000
@@ -168,6 +170,7 @@ function BotDetail({
           ) : null}
         </div>
       </dl>
+      <RiskCard bot={bot} />
       <Card title={`Price and fills${symbol ? ` · ${symbol} ${timeframe}` : ''}`}>
         {!dataset ? (
           <p className="text-sm text-slate-400">This bot does not use a stored dataset.</p>
@@ -194,6 +197,124 @@ function BotDetail({
         <EventLog events={view.log} />
       </Card>
     </div>
+  )
+}
+
+/** Who may edit a bot's limits: as for its controls (not viewers), live bots only owners and traders. */
+export function canEditRisk(bot: Pick<Bot, 'mode'>, role: string): boolean {
+  if (role === 'viewer') return false
+  return bot.mode !== 'live' || role === 'owner' || role === 'trader'
+}
+
+/** The bot's risk limits, and (for those allowed) an editor that saves them while it runs. */
+function RiskCard({ bot }: { bot: Bot }) {
+  const ws = useWorkspace()
+  const base = useWsBase()
+  const qc = useQueryClient()
+  const uid = useId()
+  const risk = configOf(bot).risk
+  const fields = riskFieldsFor(bot.venue, risk)
+  const canEdit = canEditRisk(bot, ws.role)
+  const [draft, setDraft] = useState<Partial<Record<RiskKey, string>> | null>(null)
+  const [tried, setTried] = useState(false)
+  const save = useMutation({
+    mutationFn: (body: BotSettingsBody) => api.patch<Bot>(`${base}/bots/${bot.id}`, body),
+    onSuccess: (b) => {
+      qc.setQueryData(['bot', base, bot.id], b)
+      qc.setQueryData<Bot[]>(['bots', base], (list) => list?.map((x) => (x.id === b.id ? b : x)))
+      setDraft(null)
+    },
+  })
+  const edit = () => {
+    save.reset()
+    setTried(false)
+    setDraft(Object.fromEntries(fields.map(([k]) => [k, limitOf(risk, k) === undefined ? '' : String(limitOf(risk, k))])))
+  }
+  const cancel = () => {
+    save.reset()
+    setDraft(null)
+  }
+  const problems = draft ? (Object.fromEntries(fields.map(([k]) => [k, riskProblem(k, draft[k] ?? '')])) as Record<RiskKey, string>) : null
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault()
+    if (!draft || !problems) return
+    setTried(true)
+    if (Object.values(problems).some(Boolean)) return
+    const limits: Record<string, number> = {}
+    for (const [k] of fields) if (draft[k]?.trim()) limits[k] = Number(draft[k])
+    save.mutate({ risk: limits as unknown as BotSettingsBody['risk'] })
+  }
+  const set = fields.filter(([k]) => limitOf(risk, k) !== undefined).length
+  return (
+    <Card
+      title={
+        <>
+          Risk limits <span className="font-normal normal-case tracking-normal text-slate-500">({set ? `${set} set` : 'none set'})</span>
+        </>
+      }
+      actions={
+        canEdit && !draft ? (
+          <Button variant="secondary" onClick={edit} aria-label="Edit risk limits">
+            Edit
+          </Button>
+        ) : undefined
+      }
+    >
+      {draft && problems ? (
+        <form onSubmit={onSubmit} aria-label="Risk limits" noValidate>
+          <p className="mb-3 text-xs text-slate-500">
+            Leave a field empty for no limit.{isActive(bot) ? ' The running bot applies the new limits within about a second.' : ''}
+          </p>
+          <div className="grid gap-3 sm:grid-cols-2 md:grid-cols-3">
+            {fields.map(([k, label, hint, whole]) => {
+              const problem = tried ? problems[k] : ''
+              return (
+                <Field key={k} label={label} hint={hint}>
+                  <Input
+                    inputMode={whole ? 'numeric' : 'decimal'}
+                    value={draft[k] ?? ''}
+                    onChange={(e) => setDraft((o) => ({ ...o, [k]: e.target.value }))}
+                    placeholder="no limit"
+                    aria-invalid={!!problem}
+                    aria-describedby={problem ? `${uid}-${k}` : undefined}
+                  />
+                  {problem && (
+                    <span id={`${uid}-${k}`} className="text-xs text-rose-300">
+                      Must be {problem}.
+                    </span>
+                  )}
+                </Field>
+              )
+            })}
+          </div>
+          <div className="mt-3">
+            <ErrorBox error={save.error} />
+          </div>
+          <div className="mt-3 flex flex-wrap gap-2">
+            <Button type="submit" disabled={save.isPending}>
+              {save.isPending ? 'Saving…' : 'Save'}
+            </Button>
+            <Button variant="secondary" disabled={save.isPending} onClick={cancel}>
+              Cancel
+            </Button>
+          </div>
+        </form>
+      ) : (
+        <dl className="grid grid-cols-2 gap-x-4 gap-y-2 text-sm sm:grid-cols-3" aria-label="Risk limits">
+          {fields.map(([k, label, hint]) => {
+            const v = limitOf(risk, k)
+            return (
+              <div key={k} className="min-w-0" title={hint}>
+                <dt className="text-xs text-slate-400">{label}</dt>
+                <dd className={`tabular-nums ${v === undefined ? 'text-slate-500' : 'font-medium text-slate-100'}`} data-testid={`risk-${k}`}>
+                  {v === undefined ? 'no limit' : formatLimit(v)}
+                </dd>
+              </div>
+            )
+          })}
+        </dl>
+      )}
+    </Card>
   )
 }
 
@@ -296,6 +417,8 @@ export function describeEvent(e: BotEvent): string {
         : `order ${s(d.order)} ${s(d.status) || s(d.event)}${d.reason ? `: ${s(d.reason)}` : ''}`
     case 'state':
       return `state: ${s(d.state)}`
+    case 'settings':
+      return `Limits changed: ${describeLimits(d.risk)}${d.rev !== undefined && d.rev !== null ? ` (revision ${s(d.rev)})` : ''}`
     case 'risk':
       return `${s(d.event)}${d.message ? `: ${s(d.message)}` : d.reason ? `: ${s(d.reason)}` : d.protection ? `: ${s(d.protection)}` : ''}`
     default:
@@ -309,7 +432,14 @@ function EventLog({ events }: { events: BotEvent[] }) {
   return (
     <ol className="max-h-80 overflow-auto text-sm" aria-label="Event log">
       {newest.map((e) => {
-        const hi = e.kind === 'risk' ? 'bg-rose-950/50 text-rose-200' : e.kind === 'state' ? 'bg-sky-950/50 text-sky-200' : 'text-slate-300'
+        const hi =
+          e.kind === 'risk'
+            ? 'bg-rose-950/50 text-rose-200'
+            : e.kind === 'state'
+              ? 'bg-sky-950/50 text-sky-200'
+              : e.kind === 'settings'
+                ? 'bg-amber-950/40 text-amber-100'
+                : 'text-slate-300'
         return (
           <li key={e.seq} className={`flex flex-wrap gap-x-3 border-b border-slate-800/60 px-2 py-1 sm:flex-nowrap ${hi}`} data-kind={e.kind}>
             <span className="shrink-0 tabular-nums text-slate-500">#{e.seq}</span>

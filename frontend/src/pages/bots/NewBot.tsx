@@ -12,6 +12,10 @@ import { Button, Card, ErrorBox, Field, Input, PageTitle, Select } from '../../c
 import type { Bot, BotBody } from '../../lib/bots'
 import { useWorkspace, useWsBase } from '../../session'
 import { ParamInput } from '../runs/NewBacktest'
+import { NUM, RISK_FIELDS, riskProblem, type RiskKey } from './risk'
+
+// Kept here too for anything that imported them from the form.
+export { RISK_FIELDS, riskProblem } from './risk'
 
 type Credential = Schemas['Credential']
 type MarketView = Schemas['MarketView']
@@ -21,31 +25,6 @@ export type BotWhere = 'replay' | 'paper' | 'live'
 
 export const VENUES = ['binance', 'kraken', 'coinbase', 'alpaca'] as const
 export const TIMEFRAMES = ['1m', '5m', '15m', '1h', '4h', '1d'] as const
-
-/** The risk limits the form offers: key, label, hint, whether a whole number. */
-export const RISK_FIELDS = [
-  ['max_order_notional', 'Max order value', 'quote currency', false],
-  ['max_position_notional', 'Max position value', 'quote currency', false],
-  ['max_open_orders', 'Max open orders', 'working at once', true],
-  ['max_drawdown_pct', 'Max drawdown (%)', 'from the equity peak: flattens and stops the bot', false],
-  ['max_daily_loss', 'Max daily loss', 'quote currency, UTC day: no new entries until the next day', false],
-  ['price_band_pct', 'Price band (%)', "refuse an entry this far from the bar's close", false],
-] as const
-type RiskKey = (typeof RISK_FIELDS)[number][0]
-
-const NUM = /^\s*\d+(\.\d+)?\s*$|^\s*\.\d+\s*$/
-
-/** What is wrong with a risk limit's text ('' = fine, empty = no limit). */
-export function riskProblem(key: RiskKey, text: string): string {
-  const t = text.trim()
-  if (!t) return ''
-  if (!NUM.test(t)) return 'a number'
-  const v = Number(t)
-  if (key === 'max_open_orders') return Number.isInteger(v) && v >= 1 ? '' : 'a whole number, at least 1'
-  if (!(v > 0)) return 'above 0'
-  if (key === 'max_drawdown_pct' && v > 100) return 'at most 100 (percent)'
-  return ''
-}
 
 /** What is wrong with the live settings, by field ('' = fine). */
 export function liveProblems(s: { symbol: string; quote: string; warmup: string }) {

@@ -37,6 +37,7 @@ function bot(id: string, mode: 'paper' | 'live', state: string, summary: object)
     state,
     desired: state === 'running' || state === 'paused' ? state : 'stopped',
     fence: 1,
+    settings_rev: 0,
     summary: summary as never,
     created_at: 0,
     updated_at: 0,

@@ -510,7 +510,7 @@ fn notifications_go_to_a_signed_webhook_and_telegram() {
         "webhook_credential_id": wh.body["id"],
         "telegram_credential_id": tg.body["id"],
         "telegram_chat_id": "42",
-        "events": ["fill", "state"],
+        "events": ["fill", "state", "summary"],
     });
     let wrong = api.call(
         "POST",
@@ -557,8 +557,17 @@ fn notifications_go_to_a_signed_webhook_and_telegram() {
                 assert_eq!(sig, skeet_worker::notify::sign(secret.as_bytes(), ts, body));
                 let v: Value = serde_json::from_str(body).unwrap();
                 assert_eq!(v["bot_id"], id.as_str());
-                assert!(v["kind"] == "fill" || v["kind"] == "state", "{v}");
+                assert!(
+                    v["kind"] == "fill" || v["kind"] == "state" || v["kind"] == "summary",
+                    "{v}"
+                );
             }
+            assert!(
+                hooks
+                    .iter()
+                    .any(|(_, _, b)| b.contains("\"kind\":\"summary\"")),
+                "daily summaries notified"
+            );
             assert!(
                 hooks
                     .iter()
@@ -582,6 +591,29 @@ fn notifications_go_to_a_signed_webhook_and_telegram() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // One summary per UTC day of the 400 hourly bars (16 days end), chained: each day's PnL
+    // is the change of equity from the previous summary's.
+    let events = api.events(&id);
+    let summaries: Vec<&Value> = events.iter().filter(|e| e["kind"] == "summary").collect();
+    assert_eq!(summaries.len(), 16, "{summaries:?}");
+    for w in summaries.windows(2) {
+        let (a, b) = (&w[0]["data"], &w[1]["data"]);
+        assert_eq!(
+            w[1]["ts"].as_i64().unwrap() - w[0]["ts"].as_i64().unwrap(),
+            86_400_000
+        );
+        let pnl = b["equity"].as_f64().unwrap() - a["equity"].as_f64().unwrap();
+        assert!((b["pnl"].as_f64().unwrap() - pnl).abs() < 1e-6, "{a} {b}");
+    }
+    let fills = events.iter().filter(|e| e["kind"] == "fill").count() as u64;
+    let summarised: u64 = summaries
+        .iter()
+        .map(|s| s["data"]["fills"].as_u64().unwrap())
+        .sum();
+    assert!(
+        summarised <= fills && summarised > 0,
+        "{summarised} of {fills}"
+    );
 }
 
 #[test]

@@ -517,6 +517,14 @@ fn the_price_band_holds_entries_back_and_a_daily_loss_limit_is_accepted() {
     )
     .body;
     assert_eq!(b["summary"]["fills"], 0, "no entry passed the band: {b}");
+    let metrics = call(&addr, &token, "GET", "/metrics", None).body;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("skeet_bot_risk_refusals_total{check=\"price_band\"}"),
+        "refusals counted by check: {metrics}"
+    );
     let c = call(
         &addr,
         &token,
@@ -997,5 +1005,13 @@ fn a_bot_on_live_data_closes_positions_by_the_specs_time_stop_as_the_engine_does
         }
     }
     assert!(pairs >= 1, "{fills:?}");
+    let metrics = call(&addr, &token, "GET", "/metrics", None).body;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("skeet_bot_order_round_trip_seconds_count{venue=\"paper\"}"),
+        "order round trips measured: {metrics}"
+    );
     drop(venue);
 }

@@ -296,7 +296,12 @@ fn events_of(step: &Step, next_seq: &mut i64, orders: &mut u64, fills: &mut u64)
                 *fills += 1;
                 "fill"
             }
-            EventKind::Refused { .. } | EventKind::Paused { .. } => "risk",
+            EventKind::Refused { .. } => {
+                metrics::counter!("skeet_bot_risk_refusals_total", "check" => "engine")
+                    .increment(1);
+                "risk"
+            }
+            EventKind::Paused { .. } => "risk",
         };
         let mut data = serde_json::to_value(e).unwrap_or_default();
         // Engine times are ns; the API speaks ms.
@@ -523,12 +528,37 @@ async fn run_bot(
             }
         }
     };
+    // The daily summary follows every bar, also those replayed silently (their orders and
+    // fills counted from the engine's events), so the day a takeover lands in is summarised
+    // whole.
+    let mut daily = crate::notify::Daily::default();
+    let (mut all_orders, mut all_fills) = (0_u64, 0_u64);
+    let mut day_end = |step: &Step, seq: i64| {
+        for e in &step.events {
+            all_orders += u64::from(matches!(e.kind, EventKind::Submitted { .. }));
+            all_fills += u64::from(matches!(e.kind, EventKind::Filled { .. }));
+        }
+        daily
+            .observe(step.bar.ts.as_millis(), step.equity, all_fills, all_orders)
+            .map(|data| BotEvent {
+                seq,
+                ts: step.bar.ts.as_millis(),
+                kind: "summary".into(),
+                data,
+            })
+    };
     while stepper.position() < fast_until {
         apply_recorded(&mut stepper, &mut risk);
         let Some(step) = stepper.step() else { break };
         if tripped(&step) && stepper.position() > done_bars {
             killed_in_history = Some(step);
             break;
+        }
+        let summary_event = day_end(&step, 0);
+        if stepper.position() > done_bars
+            && let Some(e) = summary_event
+        {
+            history.push(e);
         }
         if stepper.position() > done_bars {
             // History before the paced part, not published before: its orders, fills and
@@ -694,7 +724,11 @@ async fn run_bot(
                     tracing::info!(bot = %id, "bot finished its replay");
                     return;
                 };
-                let events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
+                let mut events = events_of(&step, &mut next_seq, &mut orders, &mut fills);
+                if let Some(e) = day_end(&step, next_seq + 1) {
+                    next_seq += 1;
+                    events.push(e);
+                }
                 if tripped(&step) {
                     let mut c = Counters { next_seq, orders, fills };
                     kill_switch(&bots, &id, fence, &mut stepper, &step, events, &mut c, started_at, risk.max_drawdown_pct, notifier.as_ref()).await;

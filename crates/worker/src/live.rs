@@ -6,7 +6,7 @@
 //! position, and turn its signals into market orders (spot, long only): enter with
 //! `quote_per_trade` of the quote asset, exit the whole position. The spec's protective
 //! exits (stop loss, take profit, trailing stop, time stop) are the engine's, checked at each
-//! closed bar ([`protective_exit`], tested against the engine's brackets) and closed with a
+//! closed bar (`protective_exit`, tested against the engine's brackets) and closed with a
 //! market order; their levels are recomputed from the bars each time, so they survive a
 //! restart. Every order carries its reason (`signal`, `stop_loss`, ..., `flatten`).
 //!
@@ -432,9 +432,14 @@ impl Live {
             time_in_force: TimeInForce::Gtc,
             client_order_id: cid,
         };
-        let refuse = |why: String| serde_json::json!({"event": "refused", "side": side.to_string(), "quantity": quantity.normalize().to_string(), "reason": why});
+        let refuse = |check: &'static str, why: String| {
+            metrics::counter!("skeet_bot_risk_refusals_total", "check" => check).increment(1);
+            serde_json::json!({"event": "refused", "side": side.to_string(), "quantity": quantity.normalize().to_string(), "check": check, "reason": why})
+        };
         if let Err(e) = self.market.check(self.ex.venue(), &order, Some(price)) {
-            return self.publish("risk", ts, refuse(e.message)).await;
+            return self
+                .publish("risk", ts, refuse("venue_rules", e.message))
+                .await;
         }
         if side == Side::Buy
             && let Some(band) = risk.price_band_pct
@@ -452,7 +457,7 @@ impl Live {
                             .publish(
                                 "risk",
                                 ts,
-                                refuse(format!(
+                                refuse("price_band", format!(
                                     "price band: the venue's last price {} is {off:.3}% from the close {} (limit {band}%)",
                                     last.normalize(),
                                     price.normalize()
@@ -463,7 +468,11 @@ impl Live {
                 }
                 Err(e) => {
                     return self
-                        .publish("risk", ts, refuse(format!("price band: no ticker ({e})")))
+                        .publish(
+                            "risk",
+                            ts,
+                            refuse("price_band", format!("price band: no ticker ({e})")),
+                        )
                         .await;
                 }
             }
@@ -476,10 +485,13 @@ impl Live {
                 .publish(
                     "risk",
                     ts,
-                    refuse(format!(
-                        "order value {} is above the {max} limit",
-                        (quantity * price).round_dp(2)
-                    )),
+                    refuse(
+                        "max_order_notional",
+                        format!(
+                            "order value {} is above the {max} limit",
+                            (quantity * price).round_dp(2)
+                        ),
+                    ),
                 )
                 .await;
         }
@@ -501,7 +513,11 @@ impl Live {
             _ => return false,
         }
         failpoint(&self.data_dir, "bot-after-intent");
+        let sending = std::time::Instant::now();
         let sent = skeet_exchange::submit(&*self.ex, &order, 3).await;
+        // Round trip: from sending to the venue's answer, retries and lookups included.
+        metrics::histogram!("skeet_bot_order_round_trip_seconds", "venue" => self.ex.venue())
+            .record(sending.elapsed().as_secs_f64());
         failpoint(&self.data_dir, "bot-after-send");
         self.orders += 1;
         metrics::counter!("skeet_bot_orders_total", "venue" => self.ex.venue(), "outcome" => if sent.is_ok() { "accepted" } else { "failed" }).increment(1);
@@ -771,6 +787,8 @@ pub(crate) async fn run_live(
     // The daily loss limit: the bot's value at the first bar of the UTC day, and whether
     // entries are blocked for the rest of it.
     let mut day: (i64, f64, bool) = (-1, 0.0, false);
+    // The daily summary (at the first bar of each UTC day, for the day before).
+    let mut daily = crate::notify::Daily::default();
     // The venue's user stream (orders and fills as they happen): a fill or a reconnect
     // triggers a sync with the venue's trade history at once, so fills are recorded without
     // waiting for the next bar, and whatever happened while the stream was down is recovered
@@ -946,6 +964,9 @@ pub(crate) async fn run_live(
                     }
                     if let Err(e) = live.sync_fills(since, false).await {
                         tracing::warn!(bot = %id, error = %e, "fills");
+                    }
+                    if let Some(s) = daily.observe(ts, value, live.ledger.fills, live.orders) {
+                        live.publish("summary", ts, s).await;
                     }
                 }
                 if !matches!(bots.set_state(&id, fence, &state, &summary(&live, &bars), None, false).await, Ok(true)) {

@@ -61,8 +61,8 @@ impl NotifySettings {
                     .into(),
             );
         }
-        const KINDS: [&str; 7] = [
-            "fill", "order", "risk", "mismatch", "state", "error", "equity",
+        const KINDS: [&str; 9] = [
+            "fill", "order", "risk", "mismatch", "state", "error", "equity", "summary", "settings",
         ];
         if let Some(k) = self.events.iter().find(|k| !KINDS.contains(&k.as_str())) {
             return Err(format!(
@@ -75,10 +75,63 @@ impl NotifySettings {
 
     fn wants(&self, kind: &str) -> bool {
         if self.events.is_empty() {
-            matches!(kind, "fill" | "risk" | "mismatch" | "error")
+            matches!(kind, "fill" | "risk" | "mismatch" | "error" | "summary")
         } else {
             self.events.iter().any(|k| k == kind)
         }
+    }
+}
+
+/// The daily summary: at the first bar of each UTC day (market time), what the previous
+/// day did. A runner feeds it every bar, also bars it replays silently after a takeover, so
+/// a summary is neither lost nor sent twice across one.
+#[derive(Debug, Default)]
+pub(crate) struct Daily {
+    day: Option<i64>,
+    equity: f64,
+    fills: u64,
+    orders: u64,
+}
+
+impl Daily {
+    /// Observes a bar at `ts_ms` with the bot's equity and counters after it; the summary
+    /// of the day that just ended on the first bar of a new day.
+    pub(crate) fn observe(
+        &mut self,
+        ts_ms: i64,
+        equity: f64,
+        fills: u64,
+        orders: u64,
+    ) -> Option<serde_json::Value> {
+        const DAY_MS: i64 = 86_400_000;
+        let today = ts_ms.div_euclid(DAY_MS);
+        let ended = match self.day {
+            Some(d) if d == today => return None,
+            Some(d) => Some(d),
+            None => None,
+        };
+        let start = std::mem::replace(
+            self,
+            Self {
+                day: Some(today),
+                equity,
+                fills,
+                orders,
+            },
+        );
+        let d = ended?;
+        let date = skeet_core::UnixNanos::from_millis(d * DAY_MS)
+            .map(skeet_core::UnixNanos::to_rfc3339)
+            .unwrap_or_default();
+        let pnl = equity - start.equity;
+        Some(serde_json::json!({
+            "day": date.get(..10).unwrap_or(&date),
+            "pnl": pnl,
+            "pnl_pct": if start.equity > 0.0 { pnl / start.equity * 100.0 } else { 0.0 },
+            "equity": equity,
+            "fills": fills.saturating_sub(start.fills),
+            "orders": orders.saturating_sub(start.orders),
+        }))
     }
 }
 
@@ -207,6 +260,34 @@ mod tests {
             sign(b"whsec", 1_700_000_000, r#"{"a":1}"#),
             "sha256=8ad37ba156048ae0e0a5533c75cdf26fee88b07f93cb57ee4c80adb053012032"
         );
+    }
+
+    #[test]
+    fn a_daily_summary_comes_at_the_first_bar_of_each_new_day() {
+        let day = 86_400_000;
+        let t0 = 19_700 * day; // 2023-12-09
+        let mut d = Daily::default();
+        assert_eq!(
+            d.observe(t0 + 3_600_000, 1000.0, 0, 0),
+            None,
+            "the first bar"
+        );
+        assert_eq!(d.observe(t0 + 7_200_000, 1010.0, 2, 1), None, "same day");
+        let s = d
+            .observe(t0 + day, 1050.0, 4, 2)
+            .expect("a new day closes the previous one");
+        assert_eq!(s["day"], "2023-12-09");
+        assert_eq!(s["pnl"], 50.0);
+        assert_eq!(s["pnl_pct"], 5.0);
+        assert_eq!(
+            (s["fills"].as_u64(), s["orders"].as_u64()),
+            (Some(4), Some(2))
+        );
+        assert_eq!(d.observe(t0 + day + 60_000, 1040.0, 4, 2), None);
+        // Skipping a day (a weekend) summarises from the last day seen.
+        let s = d.observe(t0 + 3 * day, 1000.0, 5, 3).expect("summary");
+        assert_eq!(s["day"], "2023-12-10");
+        assert_eq!(s["pnl"], -50.0);
     }
 
     #[test]

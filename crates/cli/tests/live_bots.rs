@@ -1015,3 +1015,87 @@ fn a_bot_on_live_data_closes_positions_by_the_specs_time_stop_as_the_engine_does
     );
     drop(venue);
 }
+
+#[test]
+fn the_total_exposure_limit_counts_the_other_bots_of_the_workspace() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_sim, venue) = test_venue(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let (ws, token) = sign_up(&addr, "exposure@example.com");
+    let hold = json!({
+        "version": 1, "name": "hold",
+        "entry": {"long": "close > 0"}, "exit": {"long": "close < 0"},
+        "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
+    });
+    let create = |name: &str, risk: Value| {
+        let b = call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots"),
+            Some(json!({
+                "name": name, "mode": "paper", "venue": "binance",
+                "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
+                "live": {"quote_per_trade": "300", "warmup_bars": 30},
+                "risk": risk
+            })),
+        );
+        assert_eq!(b.status, 201, "{}", b.body);
+        let id = b.body["id"].as_str().unwrap().to_string();
+        call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots/{id}/start"),
+            None,
+        );
+        id
+    };
+    let bot = |id: &str| {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}"),
+            None,
+        )
+        .body
+    };
+    // The first bot buys about 300 USDT and holds it.
+    let first = create("first", json!({}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bot(&first)["summary"]["fills"].as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "the first bot never bought");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The second may add at most 400 in all: 300 more would make about 600.
+    let second = create("second", json!({"max_total_exposure": 400}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let refusal = loop {
+        let ev = call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{second}/events?limit=5000"),
+            None,
+        )
+        .body;
+        let found = ev
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "risk" && e["data"]["check"] == "max_total_exposure")
+            .cloned();
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no exposure refusal: {ev}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let reason = refusal["data"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the limit is 400"), "{reason}");
+    assert_eq!(bot(&second)["summary"]["fills"], 0, "nothing bought");
+    assert!(bot(&first)["summary"]["fills"].as_u64().unwrap() >= 1);
+    drop(venue);
+}

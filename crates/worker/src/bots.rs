@@ -75,6 +75,11 @@ pub struct RiskSettings {
     /// from the close the strategy decided on (a stale bar, a flash move).
     #[serde(default)]
     pub price_band_pct: Option<f64>,
+    /// Live data: the most the workspace's bots may hold together (quote currency, positions
+    /// valued at their last price, this entry included); an entry that would pass it is
+    /// refused.
+    #[serde(default)]
+    pub max_total_exposure: Option<f64>,
 }
 
 impl RiskSettings {
@@ -84,6 +89,7 @@ impl RiskSettings {
             ("max_position_notional", self.max_position_notional),
             ("max_daily_loss", self.max_daily_loss),
             ("price_band_pct", self.price_band_pct),
+            ("max_total_exposure", self.max_total_exposure),
         ] {
             if let Some(v) = v
                 && !(v.is_finite() && v > 0.0)

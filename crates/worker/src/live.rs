@@ -209,6 +209,11 @@ fn f64_of(x: Decimal) -> f64 {
 struct Live {
     bots: Bots,
     id: String,
+    workspace_id: String,
+    /// `paper` or `live`.
+    mode: String,
+    /// The last close seen (values this bot's own position).
+    last_price: f64,
     fence: i64,
     next_seq: i64,
     prefix: String,
@@ -410,6 +415,31 @@ impl Live {
         Ok(baseline)
     }
 
+    /// What the workspace's bots of this bot's mode (paper money and real money apart) hold,
+    /// this one included, valued at their last prices (from
+    /// each bot's latest summary; bots that are stopped hold nothing the limit counts).
+    async fn workspace_exposure(&self) -> f64 {
+        let Ok(all) = self.bots.list(&self.workspace_id).await else {
+            // Unknown exposure: count it as full, so the entry is refused rather than guessed.
+            return f64::INFINITY;
+        };
+        all.iter()
+            .filter(|b| {
+                b.id != self.id
+                    && b.mode == self.mode
+                    && matches!(b.state.as_str(), "running" | "paused" | "starting")
+            })
+            .map(|b| {
+                let pos = b.summary["position"]
+                    .as_str()
+                    .and_then(|p| p.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                (pos * b.summary["last_price"].as_f64().unwrap_or(0.0)).abs()
+            })
+            .sum::<f64>()
+            + f64_of(self.ledger.position) * self.last_price
+    }
+
     /// Journals, sends and records one market order.
     async fn order(
         &mut self,
@@ -475,6 +505,26 @@ impl Live {
                         )
                         .await;
                 }
+            }
+        }
+        if side == Side::Buy
+            && let Some(max) = risk.max_total_exposure
+        {
+            let held = self.workspace_exposure().await;
+            let total = held + f64_of(quantity * price);
+            if total > max {
+                return self
+                    .publish(
+                        "risk",
+                        ts,
+                        refuse(
+                            "max_total_exposure",
+                            format!(
+                                "the workspace's bots would hold {total:.2} (their positions {held:.2} and this entry) where the limit is {max}"
+                            ),
+                        ),
+                    )
+                    .await;
             }
         }
         if side == Side::Buy
@@ -711,6 +761,9 @@ pub(crate) async fn run_live(
     let mut live = Live {
         bots: bots.clone(),
         id: id.clone(),
+        workspace_id: bot.workspace_id.clone(),
+        mode: bot.mode.clone(),
+        last_price: 0.0,
         fence,
         next_seq: bots.last_seq(&id).await.unwrap_or(0),
         prefix: format!("sk{short}x"),
@@ -936,6 +989,7 @@ pub(crate) async fn run_live(
                         Err(e) => return fail(format!("strategy: {e}")).await,
                     };
                     let price: Decimal = format!("{}", bar.close).parse().unwrap_or_default();
+                    live.last_price = bar.close;
                     let value = f64_of(live.ledger.quote) + f64_of(live.ledger.position) * bar.close - f64_of(live.ledger.fees);
                     if let Some(max) = lc.risk.max_daily_loss
                         && daily_loss_reached(&mut day, ts, value, max)

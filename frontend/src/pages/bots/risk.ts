@@ -12,6 +12,7 @@ export const RISK_FIELDS = [
   ['max_drawdown_pct', 'Max drawdown (%)', 'from the equity peak: flattens and stops the bot', false],
   ['max_daily_loss', 'Max daily loss', 'quote currency, UTC day: no new entries until the next day', false],
   ['price_band_pct', 'Price band (%)', "refuse an entry this far from the bar's close", false],
+  ['max_total_exposure', 'Max total exposure', "quote currency: all this workspace's bots together", false],
 ] as const
 export type RiskKey = (typeof RISK_FIELDS)[number][0]
 export type RiskField = (typeof RISK_FIELDS)[number]
@@ -20,7 +21,7 @@ export type RiskField = (typeof RISK_FIELDS)[number]
 export type RiskLimits = Partial<Record<RiskKey, number | null>>
 
 /** Limits that only bots on a venue's live data use (not replayed datasets). */
-export const LIVE_DATA_RISK: readonly RiskKey[] = ['max_daily_loss', 'price_band_pct']
+export const LIVE_DATA_RISK: readonly RiskKey[] = ['max_daily_loss', 'price_band_pct', 'max_total_exposure']
 
 /** Short words for each limit (one line about a change). */
 export const RISK_SHORT: Record<RiskKey, string> = {
@@ -30,6 +31,7 @@ export const RISK_SHORT: Record<RiskKey, string> = {
   max_drawdown_pct: 'max drawdown %',
   max_daily_loss: 'max daily loss',
   price_band_pct: 'price band %',
+  max_total_exposure: 'max total exposure',
 }
 
 /** What is wrong with a risk limit's text ('' = fine, empty = no limit). */

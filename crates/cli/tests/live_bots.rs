@@ -1099,3 +1099,182 @@ fn the_total_exposure_limit_counts_the_other_bots_of_the_workspace() {
     assert!(bot(&first)["summary"]["fills"].as_u64().unwrap() >= 1);
     drop(venue);
 }
+
+/// Waits until `f` holds, polling.
+fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn limit_entries_expire_like_the_engines_and_a_stop_cancels_or_leaves_them() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sim, venue) = test_venue(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let (ws, token) = sign_up(&addr, "limits@example.com");
+    let cred_id = binance_credential(&addr, &token, &ws);
+    // Always wants in, with a limit 5 % under the close: it never fills on this market.
+    let limit = |valid_bars: u32| {
+        json!({
+            "version": 1, "name": "patient",
+            "entry": {"long": "close > 0"}, "exit": {"long": "close < 0"},
+            "execution": {"order": {"type": "limit", "offset_pct": 5, "valid_bars": valid_bars}, "sizing": {"type": "all_in"}}
+        })
+    };
+    let create = |name: &str, spec: Value| {
+        let b = call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots"),
+            Some(json!({
+                "name": name, "mode": "live", "venue": "binance",
+                "run": {"spec": spec, "symbol": "BTC/USDT", "timeframe": "1s"},
+                "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 30}
+            })),
+        );
+        assert_eq!(b.status, 201, "{}", b.body);
+        let id = b.body["id"].as_str().unwrap().to_string();
+        call(
+            &addr,
+            &token,
+            "POST",
+            &format!("/api/workspaces/{ws}/bots/{id}/start"),
+            None,
+        );
+        id
+    };
+    let path = |id: &str| format!("/api/workspaces/{ws}/bots/{id}");
+    let journal = |id: &str| -> Vec<Value> {
+        call(&addr, &token, "GET", &format!("{}/orders", path(id)), None)
+            .body
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let state = |id: &str| call(&addr, &token, "GET", &path(id), None).body["state"].clone();
+    let at_venue = |cid: &str| {
+        sim.open_orders(Some("BTC/USDT"))
+            .iter()
+            .any(|o| o.client_id == cid)
+    };
+
+    // Valid for 2 bars: cancelled at the second bar's close, then placed again.
+    let brief = create("brief", limit(2));
+    wait_for("two expired entries", || {
+        journal(&brief)
+            .iter()
+            .filter(|e| e["state"] == "cancelled")
+            .count()
+            >= 2
+    });
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("{}/events?limit=5000", path(&brief)),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let bars: Vec<i64> = events
+        .iter()
+        .filter(|e| e["kind"] == "bar")
+        .map(|e| e["ts"].as_i64().unwrap())
+        .collect();
+    for e in journal(&brief).iter().filter(|e| e["state"] == "cancelled") {
+        assert_eq!(e["intent"]["kind"]["type"], "limit", "{e}");
+        // 5 % under the close it was decided on, on the 0.01 tick.
+        let decided = e["intent"]["bar_ts"].as_i64().unwrap();
+        let close = events
+            .iter()
+            .find(|b| b["kind"] == "bar" && b["ts"] == decided)
+            .map(|b| b["data"]["c"].as_f64().unwrap())
+            .unwrap();
+        let price: f64 = e["intent"]["kind"]["price"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (price - (close * 0.95 * 100.0).floor() / 100.0).abs() < 0.011,
+            "{price} vs {close}"
+        );
+        let cancelled = events
+            .iter()
+            .find(|x| {
+                x["kind"] == "order"
+                    && x["data"]["client_order_id"] == e["client_order_id"]
+                    && x["data"]["state"] == "cancelled"
+            })
+            .unwrap_or_else(|| panic!("no cancel event for {e}"));
+        assert_eq!(cancelled["data"]["reason"], "expired");
+        // Working for exactly two bars after the one it was decided on.
+        let lived = bars
+            .iter()
+            .filter(|t| **t > decided && **t <= cancelled["ts"].as_i64().unwrap_or(i64::MAX))
+            .count();
+        assert!(lived <= 3, "lived {lived} bars");
+        assert!(!at_venue(e["client_order_id"].as_str().unwrap()));
+    }
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/stop", path(&brief)),
+        None,
+    );
+
+    // Valid for long: one order works; a stop that leaves orders leaves it at the venue...
+    let patient = create("patient", limit(10_000));
+    wait_for("a working entry", || {
+        journal(&patient).iter().any(|e| e["state"] == "open")
+    });
+    let cid = journal(&patient)[0]["client_order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(at_venue(&cid));
+    let left = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/stop?cancel_orders=false", path(&patient)),
+        None,
+    );
+    assert_eq!(left.status, 200, "{}", left.body);
+    wait_for("the stop", || state(&patient) == "stopped");
+    assert!(at_venue(&cid), "left working at the venue");
+    assert_eq!(journal(&patient)[0]["state"], "open");
+    // ...a restart adopts it (reconciled, no second entry)...
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/start", path(&patient)),
+        None,
+    );
+    wait_for("running again", || state(&patient) == "running");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        journal(&patient).len(),
+        1,
+        "no second entry while one works"
+    );
+    // ...and a plain stop cancels it.
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/stop", path(&patient)),
+        None,
+    );
+    wait_for("the stop", || state(&patient) == "stopped");
+    assert!(!at_venue(&cid), "cancelled at the venue");
+    assert_eq!(journal(&patient)[0]["state"], "cancelled");
+    drop(venue);
+}

@@ -352,14 +352,32 @@ pub(crate) async fn pause(
 }
 
 #[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/stop", tag = "bots",
-    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id")),
-    responses((status = 200, body = Bot, description = "Asked to stop"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = String, Path, description = "Bot id"), StopQuery),
+    responses((status = 200, body = Bot, description = "Asked to stop"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn stop(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((ws, id)): Path<(String, String)>,
+    Query(q): Query<StopQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(axum::Json(command(&s, &caller, &ws, &id, "stopped").await?))
+    let bot = s.bots.get(&ws, &id).await?;
+    // A bot on a venue cancels its working orders before it stops, unless asked to leave
+    // them; a replayed bot's orders live in its engine and are kept for a restart.
+    let desired = if bot.venue != "replay" && q.cancel_orders.unwrap_or(true) {
+        "cancel"
+    } else {
+        "stopped"
+    };
+    Ok(axum::Json(command(&s, &caller, &ws, &id, desired).await?))
+}
+
+/// How to stop.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StopQuery {
+    /// Bots on a venue: cancel the bot's working orders first (default `true`); `false`
+    /// leaves them at the venue (they are reconciled when the bot starts again).
+    cancel_orders: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/api/workspaces/{ws}/bots/{id}/flatten", tag = "bots",

@@ -337,13 +337,15 @@ impl Bots {
         rows.iter().map(event_of).collect()
     }
 
-    /// Stops every bot of the workspace (the kill switch): desired `stopped` for all.
+    /// Stops every bot of the workspace (the kill switch): desired `stopped` for all, after
+    /// cancelling their working orders for bots on a venue (`cancel`).
     ///
     /// # Errors
     /// A database error.
     pub async fn stop_all(&self, workspace_id: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE bots SET desired = 'stopped', updated_at = $1 WHERE workspace_id = $2 AND desired <> 'stopped'",
+            "UPDATE bots SET desired = CASE WHEN venue = 'replay' THEN 'stopped' ELSE 'cancel' END, updated_at = $1
+             WHERE workspace_id = $2 AND desired NOT IN ('stopped', 'cancel')",
         )
         .bind(now_ms())
         .bind(workspace_id)
@@ -381,7 +383,7 @@ impl Bots {
     pub async fn claim(&self, owner: &str, lease_ms: i64) -> Result<Option<Bot>, StoreError> {
         let now = now_ms();
         let candidates = sqlx::query(
-            "SELECT id FROM bots WHERE desired IN ('running', 'paused', 'flatten') AND lease_until < $1
+            "SELECT id FROM bots WHERE desired IN ('running', 'paused', 'flatten', 'cancel') AND lease_until < $1
              ORDER BY updated_at LIMIT 8",
         )
         .bind(now)
@@ -393,7 +395,7 @@ impl Bots {
             // same bot, exactly one update matches.
             let done = sqlx::query(
                 "UPDATE bots SET lease_owner = $1, lease_until = $2, fence = fence + 1, state = 'starting', updated_at = $3
-                 WHERE id = $4 AND desired IN ('running', 'paused', 'flatten') AND lease_until < $3",
+                 WHERE id = $4 AND desired IN ('running', 'paused', 'flatten', 'cancel') AND lease_until < $3",
             )
             .bind(owner)
             .bind(now + lease_ms)
@@ -461,7 +463,7 @@ impl Bots {
     ) -> Result<bool, StoreError> {
         let sql = if release {
             "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4, lease_owner = NULL, lease_until = 0,
-                    desired = CASE WHEN desired = 'flatten' THEN 'stopped'
+                    desired = CASE WHEN desired IN ('flatten', 'cancel') THEN 'stopped'
                                    WHEN desired = 'running' AND $1 IN ('finished', 'error', 'killed') THEN 'stopped'
                                    ELSE desired END
              WHERE id = $5 AND fence = $6"

@@ -38,8 +38,8 @@ use skeet_exchange::{
 };
 use skeet_store::bots::{Bot, BotEvent, Bots, JournalEntry, Lease};
 use skeet_strategy::{
-    BarContext, BarsView, DistanceRule, ExecSettings, PositionState, SeriesData, SpecStrategy,
-    Strategy, StrategySpec, compile,
+    BarContext, BarsView, DistanceRule, EntryOrder, ExecSettings, PositionState, SeriesData,
+    SpecStrategy, Strategy, StrategySpec, compile,
 };
 use skeet_ta::Indicator;
 use tokio::sync::watch;
@@ -415,6 +415,103 @@ impl Live {
         Ok(baseline)
     }
 
+    /// Orders sent (or about to be) that have not ended, by the journal.
+    fn working(&self) -> Vec<JournalEntry> {
+        self.journal
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.state.as_str(),
+                    "intent" | "sent" | "open" | "partially_filled"
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Records an order's state as the venue reports it (journal and event, when it changed).
+    async fn record(&mut self, cid: &str, info: &skeet_exchange::OrderInfo, why: &str) -> bool {
+        let state = state_name(info.state);
+        let Some(e) = self.journal.iter_mut().find(|e| e.client_order_id == cid) else {
+            return true;
+        };
+        if e.state == state {
+            return true;
+        }
+        e.state = state.to_string();
+        e.venue_order_id = Some(info.venue_order_id.clone());
+        if !matches!(
+            self.bots
+                .journal_update(
+                    &self.id,
+                    self.fence,
+                    cid,
+                    state,
+                    Some(&info.venue_order_id),
+                    &info.filled.normalize().to_string()
+                )
+                .await,
+            Ok(true)
+        ) {
+            return false;
+        }
+        self.publish(
+            "order",
+            skeet_store::now_ms(),
+            serde_json::json!({"client_order_id": cid, "venue_order_id": info.venue_order_id, "state": state, "filled": info.filled.normalize().to_string(), "reason": why}),
+        )
+        .await
+    }
+
+    /// Follows the working orders: their state from the venue; entry orders past the bars
+    /// their spec gives them (`valid_bars`, counted from the bar they were decided on) are
+    /// cancelled, as the engine expires them. False when the fence moved on.
+    async fn follow_working(&mut self, bars: &[Bar], valid_bars: Option<usize>) -> bool {
+        for e in self.working() {
+            let r = OrderRef::Client(e.client_order_id.clone());
+            let info = match self.ex.fetch_order(&e.symbol, &r).await {
+                Ok(i) => i,
+                Err(err) => {
+                    tracing::warn!(bot = %self.id, error = %err, "order state");
+                    continue;
+                }
+            };
+            if !self.record(&e.client_order_id, &info, "venue").await {
+                return false;
+            }
+            // Only entry orders with a price expire; a market order is the venue's to fill.
+            let open = matches!(info.state, OrderState::Open | OrderState::PartiallyFilled)
+                && e.intent["reason"] == "signal"
+                && e.intent["kind"]["type"] != "market";
+            let decided = e.intent["bar_ts"].as_i64().unwrap_or(i64::MAX);
+            let age = bars.iter().filter(|b| b.ts.as_millis() > decided).count();
+            if open
+                && let Some(n) = valid_bars
+                && age >= n
+                && !self.cancel(&e, "expired").await
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Cancels one working order at the venue and records the outcome.
+    async fn cancel(&mut self, e: &JournalEntry, why: &str) -> bool {
+        let r = OrderRef::Client(e.client_order_id.clone());
+        match self.ex.cancel_order(&e.symbol, &r).await {
+            Ok(info) => self.record(&e.client_order_id, &info, why).await,
+            Err(err) => {
+                // Filled or gone meanwhile: the venue's word decides.
+                tracing::info!(bot = %self.id, error = %err, "cancel");
+                match self.ex.fetch_order(&e.symbol, &r).await {
+                    Ok(info) => self.record(&e.client_order_id, &info, why).await,
+                    Err(_) => true,
+                }
+            }
+        }
+    }
+
     /// What the workspace's bots of this bot's mode (paper money and real money apart) hold,
     /// this one included, valued at their last prices (from
     /// each bot's latest summary; bots that are stopped hold nothing the limit counts).
@@ -441,9 +538,14 @@ impl Live {
     }
 
     /// Journals, sends and records one market order.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one order's whole description; a struct would only be built to be taken apart here"
+    )]
     async fn order(
         &mut self,
         side: Side,
+        kind: OrderKind,
         quantity: Decimal,
         price: Decimal,
         risk: &RiskSettings,
@@ -457,7 +559,7 @@ impl Live {
         let order = NewOrder {
             symbol: self.market.symbol.clone(),
             side,
-            kind: OrderKind::Market,
+            kind,
             quantity,
             time_in_force: TimeInForce::Gtc,
             client_order_id: cid,
@@ -507,6 +609,20 @@ impl Live {
                 }
             }
         }
+        if let Some(max) = risk.max_open_orders
+            && self.working().len() >= max
+        {
+            return self
+                .publish(
+                    "risk",
+                    ts,
+                    refuse(
+                        "max_open_orders",
+                        format!("{} orders are working (limit {max})", self.working().len()),
+                    ),
+                )
+                .await;
+        }
         if side == Side::Buy
             && let Some(max) = risk.max_total_exposure
         {
@@ -547,6 +663,8 @@ impl Live {
         }
         let mut intent = serde_json::to_value(&order).unwrap_or_default();
         intent["reason"] = serde_json::json!(reason);
+        // The bar it was decided on: entry orders expire so many bars after it.
+        intent["bar_ts"] = serde_json::json!(ts);
         let entry = JournalEntry {
             client_order_id: cid.as_str().to_string(),
             seq,
@@ -864,6 +982,12 @@ pub(crate) async fn run_live(
                 desired = "stopped".into();
             } else if !flatten_sent {
                 flatten_sent = true;
+                // Working orders first (an entry filling after the sell would reopen).
+                for e in live.working() {
+                    if !live.cancel(&e, "flatten").await {
+                        return;
+                    }
+                }
                 let pos = live.ledger.position;
                 let price: Decimal = bars
                     .last()
@@ -872,6 +996,7 @@ pub(crate) async fn run_live(
                 if !live
                     .order(
                         Side::Sell,
+                        OrderKind::Market,
                         pos,
                         price,
                         &RiskSettings::default(),
@@ -887,6 +1012,15 @@ pub(crate) async fn run_live(
                 }
                 continue;
             }
+        }
+        if desired == "cancel" {
+            // Stopping with its orders cancelled (the default of a stop on a venue).
+            for e in live.working() {
+                if !live.cancel(&e, "stopped").await {
+                    return;
+                }
+            }
+            desired = "stopped".into();
         }
         let want = match desired.as_str() {
             "flatten" => "running",
@@ -997,6 +1131,17 @@ pub(crate) async fn run_live(
                         metrics::counter!("skeet_bot_risk_stops_total").increment(1);
                         live.publish("risk", ts, serde_json::json!({"event": "daily_loss", "message": format!("the loss since the start of the UTC day reached {:.2} (limit {max}): no new entries until tomorrow", day.1 - value)})).await;
                     }
+                    // Working orders: their state; entries past their bars expire.
+                    let valid_bars = match exec.entry_order {
+                        EntryOrder::Market => None,
+                        EntryOrder::Limit { valid_bars, .. } | EntryOrder::Stop { valid_bars, .. } => Some(valid_bars),
+                    };
+                    if !live.follow_working(&bars, valid_bars).await {
+                        return;
+                    }
+                    if let Err(e) = live.sync_fills(since, false).await {
+                        tracing::warn!(bot = %id, error = %e, "fills");
+                    }
                     let protective = if live.ledger.position > Decimal::ZERO {
                         protective_exit(&exec, &bars, f64_of(live.ledger.avg_entry()), live.ledger.entry_ts, tf_ms)
                     } else {
@@ -1005,16 +1150,23 @@ pub(crate) async fn run_live(
                     if let Some((reason, level)) = protective {
                         // The spec's stop, target or time stop: close the whole position.
                         live.publish("log", ts, serde_json::json!({"message": format!("{reason} reached (level {level:.8}): selling the position at market"), "reason": reason, "level": level})).await;
+                        for e in live.working() {
+                            if !live.cancel(&e, reason).await { return; }
+                        }
                         let pos = live.ledger.position;
-                        if !live.order(Side::Sell, pos, price, &lc.risk, ts, reason).await { return; }
-                    } else if live.ledger.position.is_zero() && signals.enter_long && price > Decimal::ZERO && !day.2 {
+                        if !live.order(Side::Sell, OrderKind::Market, pos, price, &lc.risk, ts, reason).await { return; }
+                    } else if live.ledger.position.is_zero() && live.working().is_empty() && signals.enter_long && price > Decimal::ZERO && !day.2 {
+                        let (kind, at) = entry_order(&exec.entry_order, price, live.market.tick_size);
                         let step = live.market.step_size;
-                        let mut q = quote_per_trade / price;
+                        let mut q = quote_per_trade / at;
                         if !step.is_zero() { q = (q / step).floor() * step; }
-                        if !live.order(Side::Buy, q.normalize(), price, &lc.risk, ts, "signal").await { return; }
+                        if !live.order(Side::Buy, kind, q.normalize(), at, &lc.risk, ts, "signal").await { return; }
                     } else if live.ledger.position > Decimal::ZERO && signals.exit_long {
+                        for e in live.working() {
+                            if !live.cancel(&e, "exit").await { return; }
+                        }
                         let pos = live.ledger.position;
-                        if !live.order(Side::Sell, pos, price, &lc.risk, ts, "signal").await { return; }
+                        if !live.order(Side::Sell, OrderKind::Market, pos, price, &lc.risk, ts, "signal").await { return; }
                     }
                     if let Err(e) = live.sync_fills(since, false).await {
                         tracing::warn!(bot = %id, error = %e, "fills");
@@ -1030,6 +1182,40 @@ pub(crate) async fn run_live(
             _ = shutdown.changed() => {
                 let _ = bots.set_state(&id, fence, "starting", &summary(&live, &bars), None, true).await;
                 return;
+            }
+        }
+    }
+}
+
+/// The entry order the spec asks for at the signal close `close`, and its price: a market
+/// order; a limit `offset_pct` below the close (rounded down to the tick: never worse); a
+/// stop `offset_pct` above it (rounded up: never earlier), as the engine places them.
+fn entry_order(order: &EntryOrder, close: Decimal, tick: Decimal) -> (OrderKind, Decimal) {
+    let pct = |p: f64| Decimal::try_from(p).unwrap_or_default() / Decimal::ONE_HUNDRED;
+    let on_tick = |x: Decimal, up: bool| {
+        if tick.is_zero() {
+            x
+        } else if up {
+            (x / tick).ceil() * tick
+        } else {
+            (x / tick).floor() * tick
+        }
+    };
+    let price = |x: Decimal| (x > Decimal::ZERO).then(|| skeet_core::Price::new(x.normalize()));
+    match *order {
+        EntryOrder::Market => (OrderKind::Market, close),
+        EntryOrder::Limit { offset_pct, .. } => {
+            let at = on_tick(close * (Decimal::ONE - pct(offset_pct)), false);
+            match price(at) {
+                Some(p) => (OrderKind::Limit { price: p }, at),
+                None => (OrderKind::Market, close),
+            }
+        }
+        EntryOrder::Stop { offset_pct, .. } => {
+            let at = on_tick(close * (Decimal::ONE + pct(offset_pct)), true);
+            match price(at) {
+                Some(p) => (OrderKind::Stop { trigger: p }, at),
+                None => (OrderKind::Market, close),
             }
         }
     }

@@ -3296,7 +3296,13 @@ export interface operations {
     };
     stop: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Bots on a venue: cancel the bot's working orders first (default `true`); `false`
+                 *     leaves them at the venue (they are reconciled when the bot starts again).
+                 */
+                cancel_orders?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Workspace id */
@@ -3315,6 +3321,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Bot"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             403: {

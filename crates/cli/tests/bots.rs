@@ -214,18 +214,37 @@ fn a_paper_bot_on_the_replay_venue_trades_like_its_backtest() {
     ))
     .unwrap();
     while ws_next(&mut ws)["type"] != "subscribed" {}
+    ws.send(tungstenite::Message::text(
+        json!({"op": "subscribe", "channel": format!("workspace:{}", api.ws)}).to_string(),
+    ))
+    .unwrap();
+    while ws_next(&mut ws)["type"] != "subscribed" {}
     let started = api.call("POST", &format!("/bots/{id}/start"), None);
     assert_eq!(started.body["desired"], "running");
 
-    // Live events arrive on the websocket: the state, bars, and (soon) a fill.
+    // Live events arrive on the websocket: the state, bars, and (soon) a fill; the
+    // workspace channel carries the bot itself as it changes (state and numbers).
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut kinds = std::collections::BTreeSet::new();
-    while !(kinds.contains("bar") && kinds.contains("fill") && kinds.contains("equity")) {
+    let mut in_workspace = std::collections::BTreeSet::new();
+    while !(kinds.contains("bar")
+        && kinds.contains("fill")
+        && kinds.contains("equity")
+        && in_workspace.contains("running"))
+    {
         let m = ws_next(&mut ws);
-        if m["event"] == "bot" {
+        if m["event"] == "bot" && m["channel"] == format!("bot:{id}") {
             kinds.insert(m["data"]["kind"].as_str().unwrap().to_string());
+        } else if m["event"] == "bot" {
+            assert_eq!(m["channel"], format!("workspace:{}", api.ws));
+            assert_eq!(m["data"]["id"], id.as_str());
+            assert!(m["data"]["summary"]["bar"].is_u64(), "{m}");
+            in_workspace.insert(m["data"]["state"].as_str().unwrap().to_string());
         }
-        assert!(Instant::now() < deadline, "no fill pushed: {kinds:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no fill pushed: {kinds:?} {in_workspace:?}"
+        );
     }
 
     // Pause holds it; start resumes it.

@@ -513,6 +513,35 @@ pub(crate) async fn events(
     ))
 }
 
+/// Pushes the bots of watched workspaces that changed since the last push, as `bot` events
+/// on `workspace:{id}` (the bots list and portfolio follow states and PnL without polling).
+async fn push_workspace_bots(state: &AppState, sent: &mut HashMap<String, i64>) {
+    let watched: Vec<String> = state
+        .hub
+        .channels_with_prefix("workspace:")
+        .into_iter()
+        .filter_map(|c| c.strip_prefix("workspace:").map(str::to_string))
+        .collect();
+    sent.retain(|ws, _| watched.contains(ws));
+    for ws in watched {
+        let since = *sent
+            .entry(ws.clone())
+            .or_insert_with(|| skeet_store::now_ms());
+        let Ok(changed) = state.bots.changed_since(&ws, since).await else {
+            continue;
+        };
+        let channel = format!("workspace:{ws}");
+        for b in &changed {
+            let text =
+                serde_json::json!({"type": "event", "channel": channel, "event": "bot", "data": b});
+            state.hub.publish(&channel, &text.to_string().into());
+        }
+        if let Some(last) = changed.last() {
+            sent.insert(ws, last.updated_at);
+        }
+    }
+}
+
 /// Events pushed per bot and watcher wake-up (well under a client's 256-message queue).
 const WATCH_PAGE: i64 = 100;
 
@@ -525,12 +554,19 @@ pub async fn watch_bots(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut sent: HashMap<String, i64> = HashMap::new();
+    // Workspace watchers get each changed bot (state, numbers) at most once per `every`.
+    let mut ws_sent: HashMap<String, i64> = HashMap::new();
+    let mut ws_checked = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = state.bot_changed.notified() => {}
             _ = stop.changed() => return,
+        }
+        if ws_checked.elapsed() >= every {
+            ws_checked = tokio::time::Instant::now();
+            push_workspace_bots(&state, &mut ws_sent).await;
         }
         let watched: Vec<String> = state
             .hub

@@ -1,5 +1,7 @@
 //! `/api/ws`: the realtime channel. Clients subscribe to `workspace:{id}` (every job of a
-//! workspace) or `job:{id}` (one job) and receive job events as they happen.
+//! workspace, and its bots as their state and numbers change: `"event":"bot"` with the
+//! bot), `job:{id}` (one job), `bot:{id}` (one bot's events) or `ticker:{venue}:{symbol}`,
+//! and receive events as they happen.
 //!
 //! Protocol (JSON text frames):
 //! - client → server: `{"op":"subscribe","channel":"workspace:ID"}`, `{"op":"unsubscribe",

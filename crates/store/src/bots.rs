@@ -295,6 +295,27 @@ impl Bots {
         self.get(workspace_id, id).await
     }
 
+    /// The workspace's bots changed after `since_ms` (state, numbers, settings), oldest
+    /// change first: what the `workspace:{id}` channel pushes.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn changed_since(
+        &self,
+        workspace_id: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Bot>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM bots WHERE workspace_id = $1 AND updated_at > $2 ORDER BY updated_at, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(workspace_id)
+            .bind(since_ms)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(bot_of).collect()
+    }
+
     /// Replaces a bot's settings (the caller has checked them) and raises its settings
     /// revision, so the worker running it applies them at its next heartbeat.
     ///

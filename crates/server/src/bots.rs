@@ -524,9 +524,7 @@ async fn push_workspace_bots(state: &AppState, sent: &mut HashMap<String, i64>) 
         .collect();
     sent.retain(|ws, _| watched.contains(ws));
     for ws in watched {
-        let since = *sent
-            .entry(ws.clone())
-            .or_insert_with(|| skeet_store::now_ms());
+        let since = *sent.entry(ws.clone()).or_insert_with(skeet_store::now_ms);
         let Ok(changed) = state.bots.changed_since(&ws, since).await else {
             continue;
         };

@@ -1013,6 +1013,13 @@ fn a_bot_on_live_data_closes_positions_by_the_specs_time_stop_as_the_engine_does
             .contains("skeet_bot_order_round_trip_seconds_count{venue=\"paper\"}"),
         "order round trips measured: {metrics}"
     );
+    assert!(
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .contains("skeet_bot_bar_delay_seconds_count{venue=\"binance\"}"),
+        "bar staleness measured: {metrics}"
+    );
     drop(venue);
 }
 

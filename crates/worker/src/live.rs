@@ -951,9 +951,36 @@ pub(crate) async fn run_live(
     let beat_every =
         Duration::from_millis(u64::try_from((cfg.lease_ms / 3).clamp(50, 1000)).unwrap_or(1000));
     let mut beat = tokio::time::interval(beat_every);
-    let poll_every =
-        Duration::from_millis(u64::try_from((tf_ms / 4).clamp(200, 5_000)).unwrap_or(1000));
-    let mut poll = tokio::time::interval(poll_every);
+    // New bars: the venue's candle stream says when a bar has closed, and its closed bar is
+    // then read over REST at once (the REST candle is the record, as in backtests); polling
+    // remains as the fallback, slow while the stream is up (one request every half bar, at
+    // least 1 s, at most 1 min: rate limits are shared by every bot of the account), quick
+    // without it.
+    let mut candles = match live
+        .ex
+        .market_stream(vec![skeet_exchange::Subscription::Candles {
+            symbol: lc.symbol.clone(),
+            timeframe: lc.timeframe.clone(),
+        }])
+        .await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(bot = %id, error = %e, "no candle stream; polling for bars");
+            None
+        }
+    };
+    let poll_every = |streaming: bool| {
+        let ms = if streaming {
+            (tf_ms / 2).clamp(1_000, 60_000)
+        } else {
+            (tf_ms / 4).clamp(200, 5_000)
+        };
+        Duration::from_millis(u64::try_from(ms).unwrap_or(1000))
+    };
+    let mut poll = tokio::time::interval(poll_every(candles.is_some()));
+    // The newest bar open the stream has shown (a later one means the one before closed).
+    let mut streamed_open = 0_i64;
     let mut state = String::new();
     // The daily loss limit: the bot's value at the first bar of the UTC day, and whether
     // entries are blocked for the rest of it.
@@ -1095,6 +1122,35 @@ pub(crate) async fn run_live(
                 Ok(Lease::Lost) => return,
                 Err(e) => tracing::warn!(bot = %id, error = %e, "bot heartbeat failed"),
             },
+            ev = async {
+                match candles.as_mut() {
+                    Some(s) => s.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match ev {
+                    Some(Ok(skeet_exchange::StreamEvent::Candle { bar, closed, .. })) => {
+                        let open = bar.ts.as_millis();
+                        let last = bars.last().map_or(0, |b| b.ts.as_millis());
+                        // A closed bar we lack, or a bar opening after the one after ours.
+                        let new = (closed && open > last) || open > last + tf_ms;
+                        if new && open > streamed_open {
+                            streamed_open = open;
+                            poll.reset_immediately();
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(bot = %id, error = %e, "candle stream ended; polling for bars");
+                        candles = None;
+                        poll = tokio::time::interval(poll_every(false));
+                    }
+                    None => {
+                        candles = None;
+                        poll = tokio::time::interval(poll_every(false));
+                    }
+                }
+            }
             _ = poll.tick() => {
                 let from = bars.last().map_or(cursor, |b| b.ts.as_millis() + tf_ms);
                 let fresh = match live.ex.candles(&lc.symbol, tf, from, 1000).await {
@@ -1108,6 +1164,9 @@ pub(crate) async fn run_live(
                         bars.drain(..bars.len() - keep);
                     }
                     let ts = bar.ts.as_millis();
+                    // Staleness: from the bar's close to the bot seeing it.
+                    metrics::histogram!("skeet_bot_bar_delay_seconds", "venue" => bot.venue.clone())
+                        .record(((skeet_store::now_ms() - ts - tf_ms).max(0) as f64) / 1000.0);
                     live.publish("bar", ts, serde_json::json!({"t": ts, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume})).await;
                     if let Some(p) = &paper {
                         // The paper venue fills what was ordered at the last close at this

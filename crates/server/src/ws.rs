@@ -351,6 +351,31 @@ async fn allowed(s: &AppState, user_id: &str, channel: &str) -> Result<(), ApiEr
     }
 }
 
+/// Messages written with one flush at most.
+const BATCH: usize = 64;
+
+/// Writes `first` and what else is already queued (up to [`BATCH`]) with one flush: under a
+/// burst (a bot's bar publishes several events; a thousand watchers get each), one write
+/// and one wake-up per client instead of one per message. Messages stay separate frames.
+async fn send_queued(
+    socket: &mut WebSocket,
+    first: Utf8Bytes,
+    rx: &mut mpsc::Receiver<Utf8Bytes>,
+) -> bool {
+    use futures_util::SinkExt;
+    let write = async {
+        socket.feed(Message::Text(first)).await?;
+        for _ in 1..BATCH {
+            match rx.try_recv() {
+                Ok(text) => socket.feed(Message::Text(text)).await?,
+                Err(_) => break,
+            }
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
+}
+
 async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
@@ -367,7 +392,7 @@ async fn serve_client(s: Arc<AppState>, caller: Caller, mut socket: WebSocket) {
             tokio::select! {
                 out = rx.recv() => match out {
                     Some(text) => {
-                        if !send(&mut socket, text).await {
+                        if !send_queued(&mut socket, text, &mut rx).await {
                             break;
                         }
                     }

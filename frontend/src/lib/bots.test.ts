@@ -1,4 +1,24 @@
-import { botActions, canStopAll, emptyView, hasGap, liveSummary, LOG_SIZE, mergeEvents, stateTone, type Bot, type BotEvent } from './bots'
+import { QueryClient } from '@tanstack/react-query'
+import {
+  botActions,
+  botKey,
+  botsKey,
+  cacheBot,
+  canStopAll,
+  emptyView,
+  hasGap,
+  isActive,
+  isStopping,
+  liveSummary,
+  LOG_SIZE,
+  mergeEvents,
+  newerBot,
+  pendingText,
+  stateTone,
+  withBot,
+  type Bot,
+  type BotEvent,
+} from './bots'
 
 const bar = (seq: number, t: number, c = 100): BotEvent => ({ seq, ts: t, kind: 'bar', data: { t, o: c, h: c + 1, l: c - 1, c, v: 1 } as never })
 const equity = (seq: number, t: number, eq: number): BotEvent => ({ seq, ts: t, kind: 'equity', data: { t, equity: eq, cash: String(eq), position: '0' } as never })
@@ -128,6 +148,19 @@ describe('botActions', () => {
   it('while stopping: nothing but the wait', () => {
     expect(a('running', 'stopped')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false })
   })
+  it('while cancelling its orders to stop (desired cancel): stopping, nothing but the wait', () => {
+    const none = { start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false }
+    expect(a('running', 'cancel', 'owner')).toEqual(none)
+    expect(a('paused', 'cancel', 'owner')).toEqual({ ...none, startLabel: 'Resume' })
+    // Not picked up by a worker yet: still no Start (nor Delete) until it has stopped.
+    expect(a('stopped', 'cancel', 'owner')).toEqual(none)
+    expect(isActive({ state: 'running', desired: 'cancel' })).toBe(true)
+    expect(isActive({ state: 'stopped', desired: 'cancel' })).toBe(true)
+    expect(isStopping({ state: 'running', desired: 'cancel' })).toBe(true)
+    expect(isStopping({ state: 'running', desired: 'stopped' })).toBe(true)
+    expect(isStopping({ state: 'running', desired: 'flatten' })).toBe(false)
+    expect(isStopping({ state: 'stopped', desired: 'stopped' })).toBe(false)
+  })
   it('gives viewers no controls at all', () => {
     for (const [s, d] of [['stopped', 'stopped'], ['running', 'running'], ['paused', 'paused'], ['finished', 'stopped']])
       expect(a(s, d, 'viewer')).toEqual({ start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false })
@@ -145,5 +178,72 @@ describe('botActions', () => {
     expect(stateTone('killed')).toBe('red')
     expect(stateTone('finished')).toBe('sky')
     expect(stateTone('stopped')).toBe('slate')
+  })
+})
+
+describe('pendingText', () => {
+  it('says what the bot was asked to do until it has', () => {
+    expect(pendingText({ state: 'running', desired: 'running' })).toBeNull()
+    expect(pendingText({ state: 'finished', desired: 'stopped' })).toBeNull()
+    expect(pendingText({ state: 'killed', desired: 'stopped' })).toBeNull()
+    expect(pendingText({ state: 'running', desired: 'stopped' })).toBe('stopping')
+    expect(pendingText({ state: 'running', desired: 'cancel' })).toBe('stopping, cancelling orders')
+    expect(pendingText({ state: 'stopped', desired: 'cancel' })).toBe('stopping, cancelling orders')
+    expect(pendingText({ state: 'running', desired: 'paused' })).toBe('paused')
+    expect(pendingText({ state: 'running', desired: 'flatten' })).toBe('flatten')
+  })
+})
+
+describe('bot updates into the caches', () => {
+  const b1 = bot({ id: 'b1', created_at: 30, updated_at: 100 })
+  const b2 = bot({ id: 'b2', created_at: 20, updated_at: 100 })
+  const b3 = bot({ id: 'b3', created_at: 10, updated_at: 100 })
+
+  it('replaces the older copy of a bot in the list', () => {
+    const list = [b1, b2, b3]
+    const pushed = { ...b2, state: 'paused', summary: { ...(b2.summary as object), fills: 9 } as never, updated_at: 150 }
+    const out = withBot(list, pushed)
+    expect(out.map((b) => b.id)).toEqual(['b1', 'b2', 'b3'])
+    expect(out[1]).toBe(pushed)
+    expect(out[0]).toBe(b1)
+    expect(list[1]).toBe(b2) // not changed in place
+  })
+
+  it('keeps the list when it already has this version or a newer one', () => {
+    const list = [b1, { ...b2, updated_at: 200 }, b3]
+    expect(withBot(list, { ...b2, state: 'stopped', updated_at: 150 })).toBe(list)
+    expect(withBot(list, { ...b2, state: 'stopped', updated_at: 200 })).toBe(list)
+  })
+
+  it('inserts a bot it did not have where the server puts it (newest first)', () => {
+    const b = bot({ id: 'new', created_at: 25, updated_at: 100 })
+    expect(withBot([b1, b2, b3], b).map((x) => x.id)).toEqual(['b1', 'new', 'b2', 'b3'])
+    expect(withBot([b1, b2, b3], bot({ id: 'n0', created_at: 5 })).map((x) => x.id)).toEqual(['b1', 'b2', 'b3', 'n0'])
+    expect(withBot([], b)).toEqual([b])
+  })
+
+  it('keeps the newer single bot, and leaves an uncached one uncached', () => {
+    expect(newerBot(undefined, b1)).toBeUndefined()
+    const newer = { ...b1, updated_at: 200 }
+    expect(newerBot(b1, newer)).toBe(newer)
+    expect(newerBot(newer, b1)).toBe(newer)
+  })
+
+  it('updates the list query and the bot page query of the workspace', () => {
+    const qc = new QueryClient()
+    const base = '/api/workspaces/w'
+    qc.setQueryData(botsKey(base), [b1, b2])
+    qc.setQueryData(botKey(base, 'b2'), b2)
+    qc.setQueryData(botsKey('/api/workspaces/other'), [b2])
+    const pushed = { ...b2, state: 'stopped', desired: 'stopped', updated_at: 300 }
+    cacheBot(qc, base, pushed)
+    // (The cache shares what did not change with the old data: compare by value.)
+    expect(qc.getQueryData<Bot[]>(botsKey(base))).toEqual([b1, pushed])
+    expect(qc.getQueryData(botKey(base, 'b2'))).toEqual(pushed)
+    expect(qc.getQueryData<Bot[]>(botsKey('/api/workspaces/other'))).toEqual([b2])
+    // A bot whose page is not open is not cached on its own.
+    cacheBot(qc, base, { ...b1, updated_at: 300 })
+    expect(qc.getQueryData(botKey(base, 'b1'))).toBeUndefined()
+    expect(qc.getQueryData<Bot[]>(botsKey(base))?.[0].updated_at).toBe(300)
   })
 })

@@ -1,6 +1,7 @@
 // Bots: what each state allows, and the bot's event log (`GET /bots/{id}/events` and the
 // `bot:{id}` websocket channel) folded into what the bot page draws. Events are numbered
 // 1, 2, ... per bot; the fold applies each one once, in order, whichever way it arrived.
+import type { QueryClient } from '@tanstack/react-query'
 import type { Role, Schemas } from '../api/client'
 
 export type Bot = Schemas['Bot']
@@ -76,6 +77,28 @@ export function isActive(b: Pick<Bot, 'state' | 'desired'>): boolean {
   return b.state === 'starting' || b.state === 'running' || b.state === 'paused' || b.desired !== 'stopped'
 }
 
+/**
+ * Asked to stop, not stopped yet: `desired` is `stopped`, or `cancel` (a bot on a venue
+ * cancelling its working orders before it stops: the worker then sets `stopped`).
+ */
+export function isStopping(b: Pick<Bot, 'state' | 'desired'>): boolean {
+  return b.desired === 'cancel' || (b.desired === 'stopped' && (b.state === 'starting' || b.state === 'running' || b.state === 'paused'))
+}
+
+/** True for a bot that trades on a venue (live, or paper on a venue's data): its orders live at the venue. */
+export const tradesOnVenue = (b: Pick<Bot, 'venue'>) => b.venue !== 'replay'
+
+/**
+ * What the bot was asked to do while it is not done yet (`→ …` next to its state), or null
+ * when nothing is pending.
+ */
+export function pendingText(b: Pick<Bot, 'state' | 'desired'>): string | null {
+  const { state, desired } = b
+  if (desired === 'cancel') return 'stopping, cancelling orders'
+  if (desired === state || (desired === 'stopped' && ['finished', 'killed', 'error'].includes(state))) return null
+  return desired === 'stopped' ? 'stopping' : desired
+}
+
 export type BotActions = {
   start: boolean
   startLabel: 'Start' | 'Resume'
@@ -89,7 +112,8 @@ export type BotActions = {
 /**
  * The controls shown for a bot in its state, to a member with this role. `desired` is what
  * was last asked for: the worker follows within a second, so a bot asked to run but still
- * `stopped` shows Stop (and no second Start).
+ * `stopped` shows Stop (and no second Start). A bot asked to stop (`stopped`, or `cancel`:
+ * cancelling its orders at the venue first) offers nothing until it has stopped.
  */
 export function botActions(b: Pick<Bot, 'state' | 'desired'>, role: Role): BotActions {
   const none: BotActions = { start: false, startLabel: 'Start', pause: false, stop: false, flatten: false, remove: false }
@@ -101,10 +125,48 @@ export function botActions(b: Pick<Bot, 'state' | 'desired'>, role: Role): BotAc
     start: (desired === 'stopped' && (state === 'stopped' || state === 'error')) || (desired === 'paused' && state === 'paused'),
     startLabel: state === 'paused' ? 'Resume' : 'Start',
     pause: desired === 'running' && (state === 'running' || state === 'starting' || state === 'stopped'),
-    stop: desired !== 'stopped',
+    stop: desired !== 'stopped' && desired !== 'cancel',
     flatten: (state === 'running' || state === 'paused') && (desired === 'running' || desired === 'paused'),
     remove: resting,
   }
+}
+
+/**
+ * `list` with `b` (a bot pushed on the workspace channel, or answered by a command) in place
+ * of its older copy, or inserted where the server's order (newest first) puts it. Returns
+ * `list` itself when it already holds this version or a newer one.
+ */
+export function withBot(list: Bot[], b: Bot): Bot[] {
+  const i = list.findIndex((x) => x.id === b.id)
+  if (i >= 0) {
+    if (list[i].updated_at >= b.updated_at) return list
+    const out = list.slice()
+    out[i] = b
+    return out
+  }
+  const at = list.findIndex((x) => x.created_at < b.created_at || (x.created_at === b.created_at && x.id < b.id))
+  const out = list.slice()
+  out.splice(at < 0 ? out.length : at, 0, b)
+  return out
+}
+
+/** The newer of the cached bot and a pushed copy (by `updated_at`); nothing cached stays so. */
+export function newerBot(old: Bot | undefined, b: Bot): Bot | undefined {
+  if (!old) return old
+  return old.updated_at >= b.updated_at ? old : b
+}
+
+/** The query keys of the bots list and of one bot (the bot page's), per workspace base. */
+export const botsKey = (base: string) => ['bots', base]
+export const botKey = (base: string, id: string | undefined) => ['bot', base, id]
+
+/**
+ * Puts a newer copy of a bot (a `bot` event of the workspace channel, or a command's answer)
+ * into the cached list and the cached bot, where they are cached.
+ */
+export function cacheBot(qc: QueryClient, base: string, b: Bot) {
+  qc.setQueryData<Bot[]>(botsKey(base), (list) => (list ? withBot(list, b) : list))
+  qc.setQueryData<Bot>(botKey(base, b.id), (old) => newerBot(old, b))
 }
 
 /** The workspace kill switch is for owners and traders. */

@@ -1,8 +1,10 @@
-// Live job state over the websocket (`/api/ws`): subscribe to the workspace channel and keep
-// the latest event per job. Reconnects with backoff; on reconnect, pages re-read over HTTP
-// (events are not replayed).
-import { useEffect, useRef, useState } from 'react'
+// Live workspace events over the websocket (`/api/ws`): the workspace channel carries job
+// events (the latest state of each job) and bot events (a bot whose state or numbers
+// changed). Reconnects with backoff; on reconnect, pages re-read over HTTP (events are not
+// replayed).
+import { useState } from 'react'
 import type { JobState } from '../api/client'
+import { useChannel } from './channel'
 
 export type JobEvent = {
   id: string
@@ -19,49 +21,22 @@ export type JobEvent = {
   updated_at: number
 }
 
-type Listener = (e: JobEvent) => void
+/**
+ * Calls `onEvent(event, data)` for every event of the workspace channel `workspace:{ws}`
+ * while mounted: `job` (a job's state, a `JobEvent`) and `bot` (a bot whose state or numbers
+ * changed, the whole `Bot`). The connection (reconnects with backoff) is `useChannel`'s.
+ * `connected` is true while subscribed; events are not replayed after a reconnect.
+ */
+export function useWorkspaceEvents(ws: string, onEvent: (event: string, data: unknown) => void): { connected: boolean } {
+  const { connected } = useChannel(`workspace:${ws}`, onEvent)
+  return { connected }
+}
 
 /** Calls `onEvent` for every job event of workspace `ws` while mounted. */
-export function useJobEvents(ws: string, onEvent: Listener): { connected: boolean } {
-  const [connected, setConnected] = useState(false)
-  const handler = useRef(onEvent)
-  handler.current = onEvent
-  useEffect(() => {
-    let socket: WebSocket | null = null
-    let closed = false
-    let retry = 0
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const open = () => {
-      const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
-      socket = new WebSocket(`${proto}//${location.host}/api/ws`)
-      socket.onopen = () => {
-        retry = 0
-        socket?.send(JSON.stringify({ op: 'subscribe', channel: `workspace:${ws}` }))
-      }
-      socket.onmessage = (m) => {
-        try {
-          const msg = JSON.parse(String(m.data))
-          if (msg.type === 'subscribed') setConnected(true)
-          if (msg.type === 'event' && msg.event === 'job') handler.current(msg.data as JobEvent)
-        } catch {
-          /* not ours */
-        }
-      }
-      socket.onclose = () => {
-        setConnected(false)
-        if (closed) return
-        retry = Math.min(retry + 1, 6)
-        timer = setTimeout(open, 250 * 2 ** retry)
-      }
-    }
-    open()
-    return () => {
-      closed = true
-      clearTimeout(timer)
-      socket?.close()
-    }
-  }, [ws])
-  return { connected }
+export function useJobEvents(ws: string, onEvent: (e: JobEvent) => void): { connected: boolean } {
+  return useWorkspaceEvents(ws, (event, data) => {
+    if (event === 'job' && data) onEvent(data as JobEvent)
+  })
 }
 
 /** The latest state of one job: the websocket's events on top of the HTTP snapshot. */

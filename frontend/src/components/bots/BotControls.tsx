@@ -1,9 +1,10 @@
 // A bot's state badge and its controls (Start / Pause / Stop / Delete, per state and role),
-// and the confirmation dialog the dangerous ones ask through.
+// and the confirmation dialog the dangerous ones ask through (Stop asks, on a bot trading on
+// a venue, whether to cancel its working orders there).
 import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
-import { api } from '../../api/client'
-import { botActions, stateTone, type Bot } from '../../lib/bots'
+import { api, qs } from '../../api/client'
+import { botActions, botKey, botsKey, stateTone, tradesOnVenue, type Bot } from '../../lib/bots'
 import { useWorkspace, useWsBase } from '../../session'
 import { Badge, Button, ErrorBox } from '../ui'
 
@@ -15,22 +16,29 @@ export function BotStateBadge({ state, testId }: { state: string; testId?: strin
   )
 }
 
-/** A modal question with a confirm and a cancel button (Escape cancels). */
+/**
+ * A modal question with a confirm and a cancel button (Escape cancels), and optionally a
+ * second, milder way to go on (`altLabel`, `onAlt`) between them.
+ */
 export function ConfirmDialog({
   title,
   children,
   confirmLabel,
+  altLabel,
   busy,
   error,
   onConfirm,
+  onAlt,
   onCancel,
 }: {
   title: string
   children?: ReactNode
   confirmLabel: string
+  altLabel?: string
   busy?: boolean
   error?: unknown
   onConfirm: () => void
+  onAlt?: () => void
   onCancel: () => void
 }) {
   const box = useRef<HTMLDivElement>(null)
@@ -54,10 +62,15 @@ export function ConfirmDialog({
         <div className="mt-3">
           <ErrorBox error={error} />
         </div>
-        <div className="mt-4 flex justify-end gap-2">
+        <div className="mt-4 flex flex-wrap justify-end gap-2">
           <Button variant="secondary" onClick={onCancel}>
             Cancel
           </Button>
+          {altLabel && onAlt && (
+            <Button variant="secondary" disabled={busy} onClick={onAlt}>
+              {altLabel}
+            </Button>
+          )}
           <Button variant="danger" disabled={busy} onClick={onConfirm}>
             {confirmLabel}
           </Button>
@@ -67,40 +80,56 @@ export function ConfirmDialog({
   )
 }
 
-type Command = 'start' | 'pause' | 'stop' | 'flatten' | 'delete'
+/** `stop-leave`: stop a bot on a venue leaving its working orders there (`?cancel_orders=false`). */
+type Command = 'start' | 'pause' | 'stop' | 'stop-leave' | 'flatten' | 'delete'
+
+/** The request of a command (the bot's `…/bots/{id}` path prefixed). */
+export function commandPath(c: Exclude<Command, 'delete'>): string {
+  return c === 'stop-leave' ? `stop${qs({ cancel_orders: 'false' })}` : c
+}
 
 /**
  * The controls of one bot for the caller's role. `compact` is the list's row version (no
  * Delete). Commands answer with the bot (its new `desired`), which goes into the caches.
+ * Stop on a bot that trades on a venue asks whether to cancel its working orders there
+ * first (the default) or leave them working (adopted when it starts again); a replayed bot
+ * stops in one click.
  */
 export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; compact?: boolean; onDeleted?: () => void }) {
   const ws = useWorkspace()
   const base = useWsBase()
   const qc = useQueryClient()
   const [confirmDelete, setConfirmDelete] = useState(false)
+  const [confirmStop, setConfirmStop] = useState(false)
   const act = useMutation({
     mutationFn: async (c: Command) => {
       if (c === 'delete') {
         await api.del(`${base}/bots/${bot.id}`)
         return null
       }
-      return api.post<Bot>(`${base}/bots/${bot.id}/${c}`)
+      return api.post<Bot>(`${base}/bots/${bot.id}/${commandPath(c)}`)
     },
     onSuccess: (b, c) => {
       if (c === 'delete') {
         setConfirmDelete(false)
-        qc.removeQueries({ queryKey: ['bot', base, bot.id] })
-        void qc.invalidateQueries({ queryKey: ['bots', base] })
+        qc.removeQueries({ queryKey: botKey(base, bot.id) })
+        void qc.invalidateQueries({ queryKey: botsKey(base) })
         onDeleted?.()
         return
       }
+      if (c === 'stop' || c === 'stop-leave') setConfirmStop(false)
       if (b) {
-        qc.setQueryData(['bot', base, bot.id], b)
-        qc.setQueryData<Bot[]>(['bots', base], (list) => list?.map((x) => (x.id === b.id ? b : x)))
+        qc.setQueryData(botKey(base, bot.id), b)
+        qc.setQueryData<Bot[]>(botsKey(base), (list) => list?.map((x) => (x.id === b.id ? b : x)))
       }
     },
   })
+  const askStop = tradesOnVenue(bot)
   const a = botActions(bot, ws.role)
+  // The bot moved on (stopped, or asked to stop elsewhere): the question no longer applies.
+  useEffect(() => {
+    if (!a.stop) setConfirmStop(false)
+  }, [a.stop])
   if (!a.start && !a.pause && !a.stop && !(a.remove && !compact)) {
     if (ws.role === 'viewer' && !compact) return <p className="text-xs text-slate-500">Viewers cannot control bots.</p>
     return null
@@ -132,7 +161,17 @@ export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; com
           </Button>
         )}
         {a.stop && (
-          <Button variant="danger" disabled={busy} onClick={() => act.mutate('stop')} aria-label={label('Stop')}>
+          <Button
+            variant="danger"
+            disabled={busy}
+            onClick={() => {
+              if (!askStop) return act.mutate('stop')
+              act.reset()
+              setConfirmStop(true)
+            }}
+            aria-label={label('Stop')}
+            aria-haspopup={askStop ? 'dialog' : undefined}
+          >
             Stop
           </Button>
         )}
@@ -142,7 +181,25 @@ export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; com
           </Button>
         )}
       </div>
-      {!confirmDelete && <ErrorBox error={act.error} />}
+      {!confirmDelete && !(confirmStop && a.stop) && <ErrorBox error={act.error} />}
+      {confirmStop && a.stop && (
+        <ConfirmDialog
+          title={`Stop ${bot.name}?`}
+          confirmLabel="Stop and cancel open orders"
+          altLabel="Stop, leave orders working"
+          busy={busy}
+          error={act.error}
+          onConfirm={() => act.mutate('stop')}
+          onAlt={() => act.mutate('stop-leave')}
+          onCancel={() => {
+            act.reset()
+            setConfirmStop(false)
+          }}
+        >
+          {bot.name} trades on {bot.venue}. By default its working orders are cancelled before it stops. Left working, they stay open
+          (and can still fill) while it is stopped, and it takes them back when it starts again. Its position is kept either way.
+        </ConfirmDialog>
+      )}
       {confirmDelete && (
         <ConfirmDialog
           title={`Delete ${bot.name}?`}

@@ -4,6 +4,7 @@ import { createMemoryRouter, RouterProvider } from 'react-router'
 import type { Role } from '../../api/client'
 import type { Bot, BotEvent } from '../../lib/bots'
 import { WorkspaceProvider, type Me } from '../../session'
+import { FakeSocket } from '../../testing/fakeSocket'
 import { BotPage, describeEvent } from './BotPage'
 
 // lightweight-charts cannot run in jsdom (no canvas, no matchMedia).
@@ -39,27 +40,6 @@ const ev = (seq: number, kind: string, data: object): BotEvent => ({ seq, ts: 3 
 const history: BotEvent[] = [ev(1, 'state', { state: 'running' }), ev(2, 'bar', { t: 3 * H, o: 4, h: 4, l: 4, c: 4, v: 1 }), ev(3, 'equity', { t: 3 * H, equity: 10000, cash: '10000', position: '0' })]
 const fill = ev(4, 'fill', { bar: 4, ts: 4 * H, event: 'filled', order: 'o1', side: 'buy', quantity: '1.5', price: '5', fee: '0.01', status: 'filled' })
 const equity = ev(5, 'equity', { t: 4 * H, equity: 10012.5, cash: '9992.49', position: '1.5' })
-
-class FakeSocket {
-  static last: FakeSocket | null = null
-  sent: string[] = []
-  onopen: (() => void) | null = null
-  onmessage: ((m: { data: string }) => void) | null = null
-  onclose: (() => void) | null = null
-  constructor() {
-    FakeSocket.last = this
-    setTimeout(() => this.onopen?.(), 0)
-  }
-  send(s: string) {
-    this.sent.push(s)
-    const m = JSON.parse(s)
-    setTimeout(() => this.push({ type: 'subscribed', channel: m.channel }), 0)
-  }
-  close() {}
-  push(msg: object) {
-    this.onmessage?.({ data: JSON.stringify(msg) })
-  }
-}
 
 type Patch = { url: string; body: unknown }
 type Opts = { bot?: Bot; role?: Role; patch?: (body: unknown) => { status: number; body: unknown } }
@@ -97,7 +77,7 @@ function setup(events: BotEvent[], later: BotEvent[] = [], opts: Opts = {}) {
 
 afterEach(() => {
   vi.unstubAllGlobals()
-  FakeSocket.last = null
+  FakeSocket.reset()
 })
 
 describe('BotPage', () => {

@@ -10,7 +10,7 @@ import { api, qs, type Candles } from '../../api/client'
 import { BotCandleChart, BotEquityChart } from '../../components/bots/BotCharts'
 import { BotControls, BotStateBadge } from '../../components/bots/BotControls'
 import { Badge, Button, Card, EmptyState, ErrorBox, Field, Input, PageTitle, ProgressBar, Spinner } from '../../components/ui'
-import { configOf, DEFAULT_PACED, isActive, liveSummary, type Bot, type BotEvent, type BotSettingsBody, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
+import { botKey, botsKey, configOf, DEFAULT_PACED, isActive, liveSummary, pendingText, type Bot, type BotEvent, type BotSettingsBody, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
 import { formatMoney, formatNumber, formatPct, formatPrice, formatTime, priceDigits, quoteOf } from '../../lib/format'
 import { useBotFeed } from '../../lib/useBotFeed'
 import { useWorkspace, useWsBase } from '../../session'
@@ -27,7 +27,7 @@ export function BotPage() {
   const qc = useQueryClient()
   const navigate = useNavigate()
   const bot = useQuery({
-    queryKey: ['bot', base, id],
+    queryKey: botKey(base, id),
     queryFn: () => api.get<Bot>(`${base}/bots/${id}`),
     enabled: !!id,
     // A slow fallback for the stored summary (the events carry the live numbers).
@@ -38,8 +38,8 @@ export function BotPage() {
   const stateSeq = feed.view.stateSeq
   useEffect(() => {
     if (!stateSeq) return
-    void qc.invalidateQueries({ queryKey: ['bot', base, id] })
-    void qc.invalidateQueries({ queryKey: ['bots', base] })
+    void qc.invalidateQueries({ queryKey: botKey(base, id) })
+    void qc.invalidateQueries({ queryKey: botsKey(base) })
   }, [stateSeq])
   if (bot.isPending) return <Spinner label="Loading the bot" />
   if (bot.error) return <ErrorBox error={bot.error} />
@@ -94,7 +94,7 @@ function BotDetail({
   const digits = last ? priceDigits(last.c) : undefined
   const pnl = s.pnl ?? 0
   const pnlTone = !ran || pnl === 0 ? 'text-slate-100' : pnl > 0 ? 'text-emerald-400' : 'text-rose-400'
-  const pending = bot.desired !== bot.state && !(bot.desired === 'stopped' && ['finished', 'killed', 'error'].includes(bot.state))
+  const pending = pendingText(bot)
   const cards: { label: string; value: string; sub?: string; className?: string; testId?: string }[] = [
     { label: 'Equity', value: ran ? formatMoney(s.equity, quote) : '—', sub: `started with ${formatMoney(initial, quote)}` },
     {
@@ -126,7 +126,11 @@ function BotDetail({
         <div className="flex flex-wrap items-center gap-x-4 gap-y-1 text-sm text-slate-400">
           <span aria-live="polite" className="flex items-center gap-1">
             State: <BotStateBadge state={bot.state} testId="bot-state" />
-            {pending && <span className="text-xs text-slate-500">→ {bot.desired}</span>}
+            {pending && (
+              <span className="text-xs text-slate-500" data-testid="bot-pending">
+                → {pending}
+              </span>
+            )}
           </span>
           <span>
             {bot.mode} · {bot.venue}
@@ -220,8 +224,8 @@ function RiskCard({ bot }: { bot: Bot }) {
   const save = useMutation({
     mutationFn: (body: BotSettingsBody) => api.patch<Bot>(`${base}/bots/${bot.id}`, body),
     onSuccess: (b) => {
-      qc.setQueryData(['bot', base, bot.id], b)
-      qc.setQueryData<Bot[]>(['bots', base], (list) => list?.map((x) => (x.id === b.id ? b : x)))
+      qc.setQueryData(botKey(base, bot.id), b)
+      qc.setQueryData<Bot[]>(botsKey(base), (list) => list?.map((x) => (x.id === b.id ? b : x)))
       setDraft(null)
     },
   })

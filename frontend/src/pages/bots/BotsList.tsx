@@ -1,23 +1,41 @@
 // The workspace's bots: state, market, progress and headline numbers, with their controls
-// and the workspace kill switch. Re-read every 2 s while any bot is starting, running or
-// paused.
+// and the workspace kill switch. Kept live by the workspace channel's bot events; re-read
+// every 2 s while any bot is starting, running or paused only when the websocket is not
+// connected.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { api, type Schemas } from '../../api/client'
 import { BotControls, BotStateBadge, ConfirmDialog } from '../../components/bots/BotControls'
 import { EmptyState, ErrorBox, PageTitle, Spinner, Button } from '../../components/ui'
-import { canStopAll, configOf, isActive, summaryOf, type Bot } from '../../lib/bots'
+import { botsKey, cacheBot, canStopAll, configOf, isActive, pendingText, summaryOf, type Bot } from '../../lib/bots'
 import { formatMoney, formatTime, quoteOf } from '../../lib/format'
+import { useWorkspaceEvents } from '../../lib/jobs'
 import { useWorkspace, useWsBase } from '../../session'
 import { useBotStrategyName } from './names'
 
+/**
+ * The workspace's bots (newest first), updated from the `bot` events of the workspace
+ * channel (into this list and the cached bot of the bot page). Polls every 2 s while any bot
+ * is active only when the websocket is not connected.
+ */
 export function useBots() {
+  const ws = useWorkspace()
   const base = useWsBase()
+  const qc = useQueryClient()
+  const { connected } = useWorkspaceEvents(ws.id, (event, data) => {
+    if (event === 'bot' && data && typeof data === 'object') cacheBot(qc, base, data as Bot)
+  })
+  // Events are not replayed: re-read when the socket (re)connects.
+  const wasConnected = useRef(false)
+  useEffect(() => {
+    if (connected && !wasConnected.current) void qc.invalidateQueries({ queryKey: botsKey(base) })
+    wasConnected.current = connected
+  }, [connected, base, qc])
   return useQuery({
-    queryKey: ['bots', base],
+    queryKey: botsKey(base),
     queryFn: () => api.get<Bot[]>(`${base}/bots`),
-    refetchInterval: (q) => (q.state.data?.some(isActive) ? 2000 : false),
+    refetchInterval: (q) => (!connected && q.state.data?.some(isActive) ? 2000 : false),
   })
 }
 
@@ -31,7 +49,7 @@ function StopAll({ running }: { running: number }) {
     onSuccess: (r) => {
       setOpen(false)
       setDone(r.stopped)
-      void qc.invalidateQueries({ queryKey: ['bots', base] })
+      void qc.invalidateQueries({ queryKey: botsKey(base) })
     },
   })
   return (
@@ -141,7 +159,7 @@ function BotRow({ bot, wsId, strategy, controls }: { bot: Bot; wsId: string; str
   const quote = quoteOf(symbol)
   const ran = s.bars !== undefined && s.started_at !== undefined
   const pnl = s.pnl ?? 0
-  const pending = bot.desired !== bot.state && !(bot.desired === 'stopped' && ['finished', 'killed', 'error'].includes(bot.state))
+  const pending = pendingText(bot)
   return (
     <tr className="border-b border-slate-800/60 hover:bg-slate-800/40" data-bot={bot.name}>
       <td className="px-3 py-2">
@@ -154,7 +172,11 @@ function BotRow({ bot, wsId, strategy, controls }: { bot: Bot; wsId: string; str
       </td>
       <td className="px-3 py-2">
         <BotStateBadge state={bot.state} />
-        {pending && <div className="text-xs text-slate-500">→ {bot.desired}</div>}
+        {pending && (
+          <div className="text-xs text-slate-500" data-testid="bot-pending">
+            → {pending}
+          </div>
+        )}
       </td>
       <td className="px-3 py-2 text-slate-300">
         {bot.mode} · {bot.venue}

@@ -1,9 +1,10 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
-import { render, screen, within } from '@testing-library/react'
+import { act, render, screen, waitFor, within } from '@testing-library/react'
 import { createMemoryRouter, RouterProvider } from 'react-router'
 import type { Bot } from '../../lib/bots'
 import { openPositions, portfolioTotals } from '../../lib/portfolio'
 import { WorkspaceProvider, type Me } from '../../session'
+import { FakeSocket } from '../../testing/fakeSocket'
 import { Portfolio } from './Portfolio'
 
 // Recharts measures its container, which jsdom cannot: draw the chart's data as a list.
@@ -72,9 +73,12 @@ const BOTS: Bot[] = [
 ]
 
 function setup(bots: Bot[]) {
+  const reads: string[] = []
+  vi.stubGlobal('WebSocket', FakeSocket)
   vi.stubGlobal(
     'fetch',
     vi.fn((url: string) => {
+      if (url.endsWith(`/workspaces/${WS}/bots`)) reads.push(url)
       const body = url.endsWith(`/workspaces/${WS}/bots`) ? bots : null
       return Promise.resolve(new Response(JSON.stringify(body), { status: body ? 200 : 404, headers: { 'Content-Type': 'application/json' } }))
     }),
@@ -87,9 +91,13 @@ function setup(bots: Bot[]) {
       <RouterProvider router={router} />
     </QueryClientProvider>,
   )
+  return reads
 }
 
-afterEach(() => vi.unstubAllGlobals())
+afterEach(() => {
+  vi.unstubAllGlobals()
+  FakeSocket.reset()
+})
 
 describe('portfolioTotals', () => {
   it('adds up paper and live bots apart', () => {
@@ -138,6 +146,22 @@ describe('Portfolio', () => {
     expect(within(chart).getAllByRole('listitem')).toHaveLength(6)
     expect(chart).not.toHaveTextContent('bot p4')
     expect(chart).toHaveTextContent('bot l1 live 5')
+  })
+
+  it('follows the bot events of the workspace channel', async () => {
+    const reads = setup(BOTS)
+    const live = await screen.findByRole('region', { name: 'Live bots' })
+    expect(within(live).getByTestId('live-pnl')).toHaveTextContent('+4.00')
+    const channel = `workspace:${WS}`
+    await waitFor(() => expect(FakeSocket.on(channel)).toBeDefined())
+    await waitFor(() => expect(reads).toHaveLength(2)) // read again once subscribed
+    // l1 closes its position with a profit and stops.
+    const l1 = { ...BOTS[5], state: 'stopped', desired: 'stopped', summary: s(25, '0', 61000, '0.9', 4) as never, updated_at: 10 }
+    act(() => FakeSocket.on(channel)!.push({ type: 'event', channel, event: 'bot', data: l1 }))
+    await waitFor(() => expect(within(live).getByTestId('live-pnl')).toHaveTextContent('+24.00'))
+    expect(within(live).getByTestId('live-running')).toHaveTextContent('0')
+    expect(within(live).getByTestId('live-positions')).toHaveTextContent('0')
+    expect(screen.getByRole('table', { name: 'Open positions' })).not.toHaveTextContent('bot l1')
   })
 
   it('says so when a mode has no bots', async () => {

@@ -1,6 +1,7 @@
 // The workspace's bots at a glance: totals (paper and live apart), open positions and PnL per
-// bot, from each bot's stored summary. Re-read every 2 s while any bot is starting, running
-// or paused (the Bots list's query, shared).
+// bot, from each bot's stored summary. Kept live by the workspace channel's bot events (the
+// Bots list's query, shared): re-read every 2 s while any bot is starting, running or paused
+// only while the websocket is not connected.
 import { Link } from 'react-router'
 import { Badge, Card, EmptyState, ErrorBox, PageTitle, Spinner } from '../../components/ui'
 import { PnlChart } from '../../components/portfolio/PnlChart'

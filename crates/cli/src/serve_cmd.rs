@@ -49,6 +49,12 @@ pub(crate) struct ServeArgs {
     /// connection" and downloads; users cannot choose endpoints themselves.
     #[arg(long = "venue-url", env = "SKEET_VENUE_URLS", value_delimiter = ',')]
     venue_urls: Vec<String>,
+    /// Plan limit: live bots each workspace may run at once (default: no limit).
+    #[arg(long, env = "SKEET_MAX_LIVE_BOTS")]
+    max_live_bots: Option<usize>,
+    /// Plan limit: paper bots each workspace may run at once (default: no limit).
+    #[arg(long, env = "SKEET_MAX_PAPER_BOTS")]
+    max_paper_bots: Option<usize>,
     /// How often the websocket's job watcher reads job changes, in milliseconds.
     #[arg(long, default_value_t = 50, hide = true)]
     watch_ms: u64,
@@ -164,12 +170,18 @@ pub(crate) fn serve(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<()> {
         let state = AppState::new(
             db.clone(),
             data_dir.to_path_buf(),
-            ui_dir.clone(),
-            args.secure_cookies,
             validate,
             keys,
-            skeet_server::venues::VenueSettings::parse(&args.venue_urls)
-                .map_err(|e| anyhow::anyhow!("--venue-url: {e}"))?,
+            skeet_server::Options {
+                ui_dir: ui_dir.clone(),
+                secure_cookies: args.secure_cookies,
+                venues: skeet_server::venues::VenueSettings::parse(&args.venue_urls)
+                    .map_err(|e| anyhow::anyhow!("--venue-url: {e}"))?,
+                plan: skeet_server::PlanLimits {
+                    live_bots: args.max_live_bots,
+                    paper_bots: args.max_paper_bots,
+                },
+            },
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(skeet_server::watch_jobs(

@@ -880,3 +880,51 @@ fn risk_limits_edited_while_running_apply_from_the_next_bar_and_survive_a_restar
     let fills = events.iter().filter(|e| e["kind"] == "fill").count();
     assert_eq!(done["summary"]["fills"].as_u64().unwrap() as usize, fills);
 }
+
+#[test]
+fn the_plan_limits_how_many_bots_a_workspace_runs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = serve(dir.path(), None, &["--max-paper-bots", "1"]);
+    let api = Api::sign_up(&addr);
+    let ds = api.dataset(600);
+    let create = |name: &str| {
+        let b = api.call(
+            "POST",
+            "/bots",
+            Some(json!({"name": name, "run": {"strategy": "sma_cross", "dataset": ds}, "speed": 5, "paced_bars": 500})),
+        );
+        assert_eq!(b.status, 201, "{}", b.body);
+        b.body["id"].as_str().unwrap().to_string()
+    };
+    let (first, second) = (create("first"), create("second"));
+    assert_eq!(
+        api.call("POST", &format!("/bots/{first}/start"), None)
+            .status,
+        200
+    );
+    let refused = api.call("POST", &format!("/bots/{second}/start"), None);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["code"], "plan_limit");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 paper bot at once"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        api.call("GET", &format!("/bots/{second}"), None).body["desired"],
+        "stopped",
+        "nothing changed"
+    );
+    // Starting the running one again is not a second bot; stopping it frees the place.
+    assert_eq!(
+        api.call("POST", &format!("/bots/{first}/start"), None)
+            .status,
+        200
+    );
+    api.call("POST", &format!("/bots/{first}/stop"), None);
+    let started = api.call("POST", &format!("/bots/{second}/start"), None);
+    assert_eq!(started.status, 200, "{}", started.body);
+}

@@ -337,6 +337,33 @@ pub(crate) async fn start(
     caller: Caller,
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let bot = s.bots.get(&ws, &id).await?;
+    let limit = if bot.mode == "live" {
+        s.plan.live_bots
+    } else {
+        s.plan.paper_bots
+    };
+    if let Some(max) = limit {
+        let active = s
+            .bots
+            .list(&ws)
+            .await?
+            .iter()
+            .filter(|b| b.id != id && b.mode == bot.mode && b.desired != "stopped")
+            .count();
+        if active >= max {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "plan_limit",
+                format!(
+                    "this workspace may run {max} {} bot{} at once (the plan's limit) and {active} {} running; stop one first",
+                    bot.mode,
+                    if max == 1 { "" } else { "s" },
+                    if active == 1 { "is" } else { "are" },
+                ),
+            ));
+        }
+    }
     Ok(axum::Json(command(&s, &caller, &ws, &id, "running").await?))
 }
 

@@ -102,6 +102,31 @@ pub struct AppState {
     /// Notified after this process's bots publish events, so the bot-event watcher pushes
     /// them at once instead of at its next poll.
     pub bot_changed: Arc<tokio::sync::Notify>,
+    /// The operator's limits per workspace (the plan every workspace is on until billing
+    /// assigns plans).
+    pub plan: PlanLimits,
+}
+
+/// The operator's choices for a server.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The built dashboard to serve (`None`: the API only).
+    pub ui_dir: Option<PathBuf>,
+    /// Mark cookies `Secure`.
+    pub secure_cookies: bool,
+    /// Venue endpoint overrides.
+    pub venues: venues::VenueSettings,
+    /// Plan limits.
+    pub plan: PlanLimits,
+}
+
+/// Limits per workspace set by the operator; `None` = unlimited (self-hosting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// Live bots running (or asked to run) at once.
+    pub live_bots: Option<usize>,
+    /// Paper bots running (or asked to run) at once.
+    pub paper_bots: Option<usize>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,16 +139,20 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `db` with files under `data_dir`, serving the dashboard from `ui_dir`.
+    /// State over `db` with files under `data_dir`, set up as `options` say.
     pub fn new(
         db: Db,
         data_dir: PathBuf,
-        ui_dir: Option<PathBuf>,
-        secure_cookies: bool,
         validate: Validator,
         master_keys: skeet_store::vault::MasterKeys,
-        venues: venues::VenueSettings,
+        options: Options,
     ) -> Arc<Self> {
+        let Options {
+            ui_dir,
+            secure_cookies,
+            venues,
+            plan,
+        } = options;
         Arc::new(Self {
             accounts: Accounts::new(db.clone()),
             jobs: Jobs::new(db.clone()),
@@ -141,6 +170,7 @@ impl AppState {
             job_queued: Arc::new(tokio::sync::Notify::new()),
             job_changed: Arc::new(tokio::sync::Notify::new()),
             bot_changed: Arc::new(tokio::sync::Notify::new()),
+            plan,
         })
     }
 

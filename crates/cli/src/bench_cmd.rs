@@ -1075,6 +1075,29 @@ fn run_bots(args: &BotsBenchArgs) -> anyhow::Result<()> {
         lat.last().map_or(0.0, |d| d.as_secs_f64() * 1e6),
         lat.len() as f64 / ran.as_secs_f64()
     ));
+    // A bot on live data decides differently: at each closed bar it compiles the strategy
+    // over the bars it keeps (twice the warm-up, at least 1,000).
+    let all: Vec<skeet_core::Bar> = market.bars.iter().collect();
+    let params = spec.resolve_params(&[("fast".into(), 10.0), ("slow".into(), 30.0)])?;
+    for window in [1_000usize, 2_000] {
+        if all.len() < window + 200 {
+            continue;
+        }
+        let mut lat = Vec::with_capacity(200);
+        for end in all.len() - 200..all.len() {
+            let t0 = Instant::now();
+            skeet_worker::live::decide_flat(&spec, &params, Timeframe::M1, &all[end - window..end])
+                .map_err(|e| anyhow::anyhow!(e))?;
+            lat.push(t0.elapsed());
+        }
+        lat.sort_unstable();
+        let pct = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize];
+        line(format!(
+            "live bot decision over {window} bars kept: p50 {:.0} µs, p99 {:.0} µs",
+            pct(0.5).as_secs_f64() * 1e6,
+            pct(0.99).as_secs_f64() * 1e6,
+        ));
+    }
     Ok(())
 }
 

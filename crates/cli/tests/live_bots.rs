@@ -127,6 +127,28 @@ fn binance_credential(addr: &str, token: &str, ws: &str) -> String {
     cred.body["id"].as_str().unwrap().to_string()
 }
 
+/// Creates a bot from `body` in workspace `ws` and starts it; its id.
+fn start_bot(addr: &str, token: &str, ws: &str, body: &Value) -> String {
+    let b = call(
+        addr,
+        token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots"),
+        Some(body.clone()),
+    );
+    assert_eq!(b.status, 201, "{}", b.body);
+    let id = b.body["id"].as_str().unwrap().to_string();
+    let s = call(
+        addr,
+        token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{id}/start"),
+        None,
+    );
+    assert_eq!(s.status, 200, "{}", s.body);
+    id
+}
+
 /// Waits for the server process to die at a crash point.
 fn wait_crash(p: &mut Proc, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -166,25 +188,15 @@ fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing(
     let (mut p1, addr) = serve(dir.path(), &venue.base_url);
     let (ws, token) = sign_up(&addr, "live@example.com");
     let cred_id = binance_credential(&addr, &token, &ws);
-    let bot = call(
+    let id = start_bot(
         &addr,
         &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots"),
-        Some(json!({
+        &ws,
+        &json!({
             "name": "live sma", "mode": "live", "venue": "binance",
             "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
             "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
-        })),
-    );
-    assert_eq!(bot.status, 201, "{}", bot.body);
-    let id = bot.body["id"].as_str().unwrap().to_string();
-    call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots/{id}/start"),
-        None,
+        }),
     );
     wait_crash(&mut p1, "after the intent");
     assert_eq!(
@@ -368,25 +380,15 @@ fn a_paper_bot_on_live_data_fills_by_the_backtest_rules_and_never_touches_the_ve
     let dir = tempfile::tempdir().unwrap();
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
     let (ws, token) = sign_up(&addr, "paper@example.com");
-    let bot = call(
+    let id = start_bot(
         &addr,
         &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots"),
-        Some(json!({
+        &ws,
+        &json!({
             "name": "paper live", "mode": "paper", "venue": "binance",
             "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
             "live": {"quote_per_trade": "300", "warmup_bars": 60}
-        })),
-    );
-    assert_eq!(bot.status, 201, "{}", bot.body);
-    let id = bot.body["id"].as_str().unwrap().to_string();
-    call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots/{id}/start"),
-        None,
+        }),
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -457,28 +459,17 @@ fn the_price_band_holds_entries_back_and_a_daily_loss_limit_is_accepted() {
     let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
     let (ws, token) = sign_up(&addr, "risk@example.com");
     let create = |name: &str, risk: Value| {
-        let b = call(
+        start_bot(
             &addr,
             &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots"),
-            Some(json!({
+            &ws,
+            &json!({
                 "name": name, "mode": "paper", "venue": "binance",
                 "run": {"spec": fast_cross(), "symbol": "BTC/USDT", "timeframe": "1s"},
                 "live": {"quote_per_trade": "300", "warmup_bars": 60},
                 "risk": risk
-            })),
-        );
-        assert_eq!(b.status, 201, "{}", b.body);
-        let id = b.body["id"].as_str().unwrap().to_string();
-        call(
-            &addr,
-            &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots/{id}/start"),
-            None,
-        );
-        id
+            }),
+        )
     };
     // The test server's last trade stays at 30,000 while its candles wave around it by up to
     // a few hundred: a 0.0001 % band refuses every entry.
@@ -866,25 +857,15 @@ fn a_live_bot_flattens_with_a_market_sell_and_stops() {
         "exit": {"long": "close < 0"},
         "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
     });
-    let bot = call(
+    let id = start_bot(
         &addr,
         &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots"),
-        Some(json!({
+        &ws,
+        &json!({
             "name": "holder", "mode": "live", "venue": "binance",
             "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s"},
             "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 60}
-        })),
-    );
-    assert_eq!(bot.status, 201, "{}", bot.body);
-    let id = bot.body["id"].as_str().unwrap().to_string();
-    call(
-        &addr,
-        &token,
-        "POST",
-        &format!("/api/workspaces/{ws}/bots/{id}/start"),
-        None,
+        }),
     );
     let get = || {
         call(
@@ -1036,28 +1017,17 @@ fn the_total_exposure_limit_counts_the_other_bots_of_the_workspace() {
         "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
     });
     let create = |name: &str, risk: Value| {
-        let b = call(
+        start_bot(
             &addr,
             &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots"),
-            Some(json!({
+            &ws,
+            &json!({
                 "name": name, "mode": "paper", "venue": "binance",
                 "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
                 "live": {"quote_per_trade": "300", "warmup_bars": 30},
                 "risk": risk
-            })),
-        );
-        assert_eq!(b.status, 201, "{}", b.body);
-        let id = b.body["id"].as_str().unwrap().to_string();
-        call(
-            &addr,
-            &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots/{id}/start"),
-            None,
-        );
-        id
+            }),
+        )
     };
     let bot = |id: &str| {
         call(
@@ -1133,27 +1103,16 @@ fn limit_entries_expire_like_the_engines_and_a_stop_cancels_or_leaves_them() {
         })
     };
     let create = |name: &str, spec: Value| {
-        let b = call(
+        start_bot(
             &addr,
             &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots"),
-            Some(json!({
+            &ws,
+            &json!({
                 "name": name, "mode": "live", "venue": "binance",
                 "run": {"spec": spec, "symbol": "BTC/USDT", "timeframe": "1s"},
                 "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 30}
-            })),
-        );
-        assert_eq!(b.status, 201, "{}", b.body);
-        let id = b.body["id"].as_str().unwrap().to_string();
-        call(
-            &addr,
-            &token,
-            "POST",
-            &format!("/api/workspaces/{ws}/bots/{id}/start"),
-            None,
-        );
-        id
+            }),
+        )
     };
     let path = |id: &str| format!("/api/workspaces/{ws}/bots/{id}");
     let journal = |id: &str| -> Vec<Value> {

@@ -343,25 +343,7 @@ impl Live {
             {
                 Ok(info) => {
                     let state = state_name(info.state);
-                    let _ = self
-                        .bots
-                        .journal_update(
-                            &self.id,
-                            self.fence,
-                            &entry.client_order_id,
-                            state,
-                            Some(&info.venue_order_id),
-                            &info.filled.normalize().to_string(),
-                        )
-                        .await;
-                    if let Some(e) = self
-                        .journal
-                        .iter_mut()
-                        .find(|e| e.client_order_id == entry.client_order_id)
-                    {
-                        e.state = state.to_string();
-                        e.venue_order_id = Some(info.venue_order_id.clone());
-                    }
+                    self.set_order_state(&entry.client_order_id, &info).await;
                     self.publish("order", skeet_store::now_ms(), serde_json::json!({"client_order_id": entry.client_order_id, "venue_order_id": info.venue_order_id, "state": state, "reconciled": true})).await;
                 }
                 Err(e) if e.kind == ErrorKind::UnknownOrder => {
@@ -429,18 +411,15 @@ impl Live {
             .collect()
     }
 
-    /// Records an order's state as the venue reports it (journal and event, when it changed).
-    async fn record(&mut self, cid: &str, info: &skeet_exchange::OrderInfo, why: &str) -> bool {
+    /// Writes an order's state as the venue reports it to the journal (fenced) and to the
+    /// runner's copy. False when the fence moved on.
+    async fn set_order_state(&mut self, cid: &str, info: &skeet_exchange::OrderInfo) -> bool {
         let state = state_name(info.state);
-        let Some(e) = self.journal.iter_mut().find(|e| e.client_order_id == cid) else {
-            return true;
-        };
-        if e.state == state {
-            return true;
+        if let Some(e) = self.journal.iter_mut().find(|e| e.client_order_id == cid) {
+            e.state = state.to_string();
+            e.venue_order_id = Some(info.venue_order_id.clone());
         }
-        e.state = state.to_string();
-        e.venue_order_id = Some(info.venue_order_id.clone());
-        if !matches!(
+        matches!(
             self.bots
                 .journal_update(
                     &self.id,
@@ -452,7 +431,19 @@ impl Live {
                 )
                 .await,
             Ok(true)
-        ) {
+        )
+    }
+
+    /// Records an order's state as the venue reports it (journal and event, when it changed).
+    async fn record(&mut self, cid: &str, info: &skeet_exchange::OrderInfo, why: &str) -> bool {
+        let state = state_name(info.state);
+        let Some(e) = self.journal.iter_mut().find(|e| e.client_order_id == cid) else {
+            return true;
+        };
+        if e.state == state {
+            return true;
+        }
+        if !self.set_order_state(cid, info).await {
             return false;
         }
         self.publish(
@@ -692,28 +683,8 @@ impl Live {
         match sent {
             Ok(info) => {
                 let state = state_name(info.state);
-                if !matches!(
-                    self.bots
-                        .journal_update(
-                            &self.id,
-                            self.fence,
-                            cid.as_str(),
-                            state,
-                            Some(&info.venue_order_id),
-                            &info.filled.normalize().to_string()
-                        )
-                        .await,
-                    Ok(true)
-                ) {
+                if !self.set_order_state(cid.as_str(), &info).await {
                     return false;
-                }
-                if let Some(e) = self
-                    .journal
-                    .iter_mut()
-                    .find(|e| e.client_order_id == cid.as_str())
-                {
-                    e.state = state.into();
-                    e.venue_order_id = Some(info.venue_order_id.clone());
                 }
                 self.publish("order", ts, serde_json::json!({"client_order_id": cid.as_str(), "venue_order_id": info.venue_order_id, "side": side.to_string(), "quantity": quantity.normalize().to_string(), "state": state, "reason": reason})).await
             }
@@ -1292,6 +1263,21 @@ fn daily_loss_reached(day: &mut (i64, f64, bool), ts_ms: i64, value: f64, max: f
         return true;
     }
     false
+}
+
+/// What a live bot decides at the close of the last of `bars` while flat: its signals. The
+/// same work as a bot's every bar (the strategy compiled over the bars kept), for
+/// benchmarks.
+///
+/// # Errors
+/// A spec that does not compile over these bars.
+pub fn decide_flat(
+    spec: &StrategySpec,
+    params: &skeet_strategy::ParamValues,
+    tf: Timeframe,
+    bars: &[Bar],
+) -> Result<skeet_strategy::Signals, String> {
+    decide(spec, params, tf, bars, &Ledger::default()).map(|(s, _)| s)
 }
 
 /// The strategy's signals at the last bar, with the bot's position, and its execution

@@ -223,4 +223,18 @@ describe('BotPage risk limits', () => {
     await waitFor(() => expect(log.querySelector('[data-kind="settings"]')).toHaveTextContent('Limits changed: max order 10, max open orders 3'))
     expect(describeEvent(ev(5, 'settings', { bar: 9, rev: 3, risk: {} }))).toBe('Limits changed: no limits (revision 3)')
   })
+
+  it('describes daily summaries, live orders, log lines and mismatches in words', () => {
+    expect(describeEvent(ev(6, 'summary', { day: '2025-12-21', pnl: 81.476, pnl_pct: 0.7948, equity: 10332.93, orders: 1, fills: 2 }))).toBe(
+      '2025-12-21: PnL +81.48 (+0.79 %), equity 10,332.93, 1 order, 2 fills',
+    )
+    expect(
+      describeEvent(ev(7, 'order', { client_order_id: 'skabcx3', venue_order_id: '12', side: 'sell', quantity: '0.01', state: 'filled', reason: 'stop_loss' })),
+    ).toBe('order skabcx3 sell 0.01: filled (stop loss)')
+    expect(describeEvent(ev(8, 'order', { client_order_id: 'skabcx2', state: 'cancelled', reason: 'expired' }))).toBe('order skabcx2: cancelled (expired)')
+    expect(describeEvent(ev(9, 'log', { message: 'time_stop reached', reason: 'time_stop' }))).toBe('time_stop reached')
+    expect(describeEvent(ev(10, 'mismatch', { kind: 'fill_recovered', message: 'fill 7 happened while the bot was down' }))).toBe(
+      'fill recovered: fill 7 happened while the bot was down',
+    )
+  })
 })

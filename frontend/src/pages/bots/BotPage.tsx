@@ -416,6 +416,11 @@ export function describeEvent(e: BotEvent): string {
     case 'fill':
       return `${s(d.side)} ${short(s(d.quantity))} at ${formatPrice(Number(d.price))} (fee ${short(s(d.fee), 4)})`
     case 'order':
+      if (d.client_order_id !== undefined) {
+        // A venue order of a bot on live data: its state as the venue reports it, and why it was placed.
+        const what = [s(d.side), d.quantity !== undefined ? short(s(d.quantity)) : ''].filter(Boolean).join(' ')
+        return `order ${s(d.client_order_id)}${what ? ` ${what}` : ''}: ${s(d.state)}${d.reason ? ` (${s(d.reason).replace(/_/g, ' ')})` : ''}${d.reconciled ? ', reconciled' : ''}`
+      }
       return d.event === 'submitted'
         ? `order ${s(d.order)} submitted: ${s(d.side)}${d.purpose ? ` (${s(d.purpose)})` : ''}`
         : `order ${s(d.order)} ${s(d.status) || s(d.event)}${d.reason ? `: ${s(d.reason)}` : ''}`
@@ -423,6 +428,15 @@ export function describeEvent(e: BotEvent): string {
       return `state: ${s(d.state)}`
     case 'settings':
       return `Limits changed: ${describeLimits(d.risk)}${d.rev !== undefined && d.rev !== null ? ` (revision ${s(d.rev)})` : ''}`
+    case 'summary': {
+      const pnl = Number(d.pnl)
+      const n = (v: unknown, one: string) => `${s(v)} ${one}${Number(v) === 1 ? '' : 's'}`
+      return `${s(d.day)}: PnL ${pnl > 0 ? '+' : ''}${formatMoney(pnl)} (${formatPct(Number(d.pnl_pct), 2, true)}), equity ${formatMoney(Number(d.equity))}, ${n(d.orders, 'order')}, ${n(d.fills, 'fill')}`
+    }
+    case 'log':
+      return s(d.message)
+    case 'mismatch':
+      return `${s(d.kind).replace(/_/g, ' ')}: ${s(d.message)}`
     case 'risk':
       return `${s(d.event)}${d.message ? `: ${s(d.message)}` : d.reason ? `: ${s(d.reason)}` : d.protection ? `: ${s(d.protection)}` : ''}`
     default:

@@ -55,6 +55,40 @@ impl Indicator for Sma {
         self.ring.clear();
         self.sum = 0.0;
     }
+
+    fn batch_slice(&self, x: &[f64], out: &mut [f64]) -> bool {
+        if self.ring.count() != 0 {
+            return false;
+        }
+        let (n, nf) = (self.n, self.n as f64);
+        let warm = (n - 1).min(x.len());
+        let mut sum = 0.0;
+        for (&v, o) in x[..warm].iter().zip(&mut out[..warm]) {
+            sum += v;
+            *o = f64::NAN;
+        }
+        if x.len() < n {
+            return true;
+        }
+        // Each step adds the newest value and, after the output, takes away the one leaving
+        // the window: both read from the input.
+        let newest = &x[n - 1..];
+        let leaving = &x[..x.len() + 1 - n];
+        let mut block = [0.0; crate::indicator::BLOCK];
+        for ((dst, nw), lv) in out[n - 1..]
+            .chunks_mut(crate::indicator::BLOCK)
+            .zip(newest.chunks(crate::indicator::BLOCK))
+            .zip(leaving.chunks(crate::indicator::BLOCK))
+        {
+            for ((b, &a), &o) in block.iter_mut().zip(nw).zip(lv) {
+                sum += a;
+                *b = sum / nf;
+                sum -= o;
+            }
+            dst.copy_from_slice(&block[..dst.len()]);
+        }
+        true
+    }
 }
 
 /// Exponential moving average, SMA-seeded.
@@ -116,6 +150,29 @@ impl Indicator for Ema {
     fn reset(&mut self) {
         self.seen = 0;
         self.value = 0.0;
+    }
+
+    fn batch_slice(&self, x: &[f64], out: &mut [f64]) -> bool {
+        if self.seen != 0 {
+            return false;
+        }
+        let (n, k) = (self.n, self.k);
+        let warm = n.min(x.len());
+        let mut value = 0.0;
+        for (i, (&v, o)) in x[..warm].iter().zip(&mut out[..warm]).enumerate() {
+            value += v;
+            *o = if i + 1 < n {
+                f64::NAN
+            } else {
+                value /= n as f64;
+                value
+            };
+        }
+        crate::indicator::blocked(&x[warm..], &mut out[warm..], |v| {
+            value = (v - value) * k + value;
+            value
+        });
+        true
     }
 }
 
@@ -180,6 +237,43 @@ impl Indicator for Wma {
         self.sum = 0.0;
         self.sub = 0.0;
         self.trailing = 0.0;
+    }
+
+    fn batch_slice(&self, x: &[f64], out: &mut [f64]) -> bool {
+        if self.seen != 0 {
+            return false;
+        }
+        let (n, nf, divider) = (self.n, self.n as f64, self.divider);
+        let warm = (n - 1).min(x.len());
+        let (mut sum, mut sub, mut trailing) = (0.0, 0.0, 0.0);
+        for (i, (&v, o)) in x[..warm].iter().zip(&mut out[..warm]).enumerate() {
+            // Warm-up: the i-th value (1-based) gets weight i.
+            sub += v;
+            sum += v * (i + 1) as f64;
+            *o = f64::NAN;
+        }
+        if x.len() < n {
+            return true;
+        }
+        let newest = &x[n - 1..];
+        let leaving = &x[..x.len() + 1 - n];
+        let mut block = [0.0; crate::indicator::BLOCK];
+        for ((dst, nw), lv) in out[n - 1..]
+            .chunks_mut(crate::indicator::BLOCK)
+            .zip(newest.chunks(crate::indicator::BLOCK))
+            .zip(leaving.chunks(crate::indicator::BLOCK))
+        {
+            for ((b, &a), &o) in block.iter_mut().zip(nw).zip(lv) {
+                sub += a;
+                sub -= trailing;
+                sum += a * nf;
+                trailing = o;
+                *b = sum / divider;
+                sum -= sub;
+            }
+            dst.copy_from_slice(&block[..dst.len()]);
+        }
+        true
     }
 }
 
@@ -269,6 +363,65 @@ impl Indicator for Tema {
 mod tests {
     use super::*;
     use crate::indicator::batch;
+
+    /// Streams `ind` over `xs` one update at a time.
+    fn streamed<I: Indicator<Input = f64, Output = f64>>(mut ind: I, xs: &[f64]) -> Vec<f64> {
+        xs.iter()
+            .map(|&x| ind.update(x).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// The batch fast paths (values read from the slice) equal streaming bit for bit at every
+    /// period and length, including inputs shorter than the period, gaps (NaN) inside the
+    /// series and lengths across the output block; an indicator already fed falls back to
+    /// streaming.
+    #[test]
+    fn slice_kernels_equal_streaming_bit_for_bit() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64 * 100.0 - 50.0
+        };
+        let mut xs: Vec<f64> = (0..700).map(|_| next()).collect();
+        xs[400] = f64::NAN;
+        let same = |a: &[f64], b: &[f64], what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "{what}[{i}]: batch {x} stream {y}"
+                );
+            }
+        };
+        for n in [1_usize, 2, 3, 7, 10, 30, 257] {
+            for len in [0, 1, n.saturating_sub(1), n, n + 1, 255, 256, 257, 700] {
+                let x = &xs[..len.min(xs.len())];
+                same(
+                    &batch(Sma::new(n).unwrap(), x),
+                    &streamed(Sma::new(n).unwrap(), x),
+                    &format!("sma({n}) len {len}"),
+                );
+                same(
+                    &batch(Ema::new(n).unwrap(), x),
+                    &streamed(Ema::new(n).unwrap(), x),
+                    &format!("ema({n}) len {len}"),
+                );
+                same(
+                    &batch(Wma::new(n).unwrap(), x),
+                    &streamed(Wma::new(n).unwrap(), x),
+                    &format!("wma({n}) len {len}"),
+                );
+            }
+        }
+        let mut fed = Sma::new(3).unwrap();
+        fed.update(1.0);
+        assert!(
+            !fed.batch_slice(&[1.0, 2.0], &mut [0.0; 2]),
+            "only from a fresh state"
+        );
+    }
 
     #[test]
     fn sma_and_ema_basics() {

@@ -1110,7 +1110,10 @@ fn limit_entries_expire_like_the_engines_and_a_stop_cancels_or_leaves_them() {
             &json!({
                 "name": name, "mode": "live", "venue": "binance",
                 "run": {"spec": spec, "symbol": "BTC/USDT", "timeframe": "1s"},
-                "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 30}
+                "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 30},
+                // The band compares the venue's price with the close decided on, not with
+                // the limit 5 % under it (which would refuse every limit entry).
+                "risk": {"price_band_pct": 3}
             }),
         )
     };

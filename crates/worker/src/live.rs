@@ -567,13 +567,17 @@ impl Live {
         if side == Side::Buy
             && let Some(band) = risk.price_band_pct
         {
+            // Against the close the strategy decided on (a limit or stop entry's own price is
+            // meant to be away from the market).
+            let close: Decimal = format!("{}", self.last_price).parse().unwrap_or(price);
+            let close = if close.is_zero() { price } else { close };
             match self.ex.ticker(&self.market.symbol).await {
                 Ok(t) => {
-                    let last = t.last.or(t.bid).unwrap_or(price);
-                    let off = if price.is_zero() {
+                    let last = t.last.or(t.bid).unwrap_or(close);
+                    let off = if close.is_zero() {
                         0.0
                     } else {
-                        f64_of(((last - price) / price).abs()) * 100.0
+                        f64_of(((last - close) / close).abs()) * 100.0
                     };
                     if off > band {
                         return self
@@ -583,7 +587,7 @@ impl Live {
                                 refuse("price_band", format!(
                                     "price band: the venue's last price {} is {off:.3}% from the close {} (limit {band}%)",
                                     last.normalize(),
-                                    price.normalize()
+                                    close.normalize()
                                 )),
                             )
                             .await;

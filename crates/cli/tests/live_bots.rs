@@ -1245,5 +1245,38 @@ fn limit_entries_expire_like_the_engines_and_a_stop_cancels_or_leaves_them() {
     wait_for("the stop", || state(&patient) == "stopped");
     assert!(!at_venue(&cid), "cancelled at the venue");
     assert_eq!(journal(&patient)[0]["state"], "cancelled");
+    // Flatten with an entry working and nothing held: the entry is cancelled, the bot stops.
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/start", path(&patient)),
+        None,
+    );
+    wait_for("a new working entry", || {
+        journal(&patient).iter().any(|e| e["state"] == "open")
+    });
+    let again = journal(&patient)
+        .iter()
+        .find(|e| e["state"] == "open")
+        .unwrap()["client_order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flat = call(
+        &addr,
+        &token,
+        "POST",
+        &format!("{}/flatten", path(&patient)),
+        None,
+    );
+    assert_eq!(flat.status, 200, "{}", flat.body);
+    wait_for("the flatten", || state(&patient) == "stopped");
+    assert!(!at_venue(&again), "cancelled at the venue");
+    assert!(
+        journal(&patient).iter().all(|e| e["state"] == "cancelled"),
+        "{:?}",
+        journal(&patient)
+    );
     drop(venue);
 }

@@ -979,17 +979,19 @@ pub(crate) async fn run_live(
     // market order fills at once; a paper one at the next bar's open).
     let mut flatten_sent = false;
     loop {
-        if desired == "flatten" {
-            if live.ledger.position.is_zero() {
-                desired = "stopped".into();
-            } else if !flatten_sent {
-                flatten_sent = true;
-                // Working orders first (an entry filling after the sell would reopen).
-                for e in live.working() {
-                    if !live.cancel(&e, "flatten").await {
-                        return;
-                    }
+        if desired == "flatten" && !flatten_sent {
+            flatten_sent = true;
+            // Working orders first (an entry filling after the sell would reopen; one working
+            // while the bot holds nothing would outlive the stop), then what they filled.
+            for e in live.working() {
+                if !live.cancel(&e, "flatten").await {
+                    return;
                 }
+            }
+            if let Err(e) = live.sync_fills(since, false).await {
+                tracing::warn!(bot = %id, error = %e, "fills");
+            }
+            if live.ledger.position > Decimal::ZERO {
                 let pos = live.ledger.position;
                 let price: Decimal = bars
                     .last()
@@ -1014,6 +1016,9 @@ pub(crate) async fn run_live(
                 }
                 continue;
             }
+        }
+        if desired == "flatten" && live.ledger.position.is_zero() {
+            desired = "stopped".into();
         }
         if desired == "cancel" {
             // Stopping with its orders cancelled (the default of a stop on a venue).

@@ -1280,3 +1280,85 @@ fn limit_entries_expire_like_the_engines_and_a_stop_cancels_or_leaves_them() {
     );
     drop(venue);
 }
+
+#[test]
+fn the_drawdown_kill_switch_flattens_and_stops_a_bot_on_live_data() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sim, venue) = test_venue(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let (ws, token) = sign_up(&addr, "kill@example.com");
+    // Always in; the order and position limits size the entry down to 100 USDT, and a
+    // drawdown of 0.001 % of the 5,000 paper cash (5 cents) trips at the first dip or fee.
+    let hold = json!({
+        "version": 1, "name": "hold",
+        "entry": {"long": "close > 0"}, "exit": {"long": "close < 0"},
+        "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}}
+    });
+    let id = start_bot(
+        &addr,
+        &token,
+        &ws,
+        &json!({
+            "name": "fragile", "mode": "paper", "venue": "binance",
+            "run": {"spec": hold, "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
+            "live": {"quote_per_trade": "300", "warmup_bars": 30},
+            "risk": {"max_drawdown_pct": 0.001, "max_order_notional": 150, "max_position_notional": 100}
+        }),
+    );
+    let path = format!("/api/workspaces/{ws}/bots/{id}");
+    let bot = || call(&addr, &token, "GET", &path, None).body;
+    wait_for("the kill switch", || bot()["state"] == "killed");
+    let b = bot();
+    assert_eq!(b["desired"], "stopped", "{b}");
+    assert!(b["error"].as_str().unwrap().contains("0.001% limit"), "{b}");
+    assert_eq!(
+        b["summary"]["position"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        0.0,
+        "flattened: {b}"
+    );
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("{path}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "risk" && e["data"]["event"] == "killed")
+    );
+    let buys: Vec<f64> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill" && e["data"]["side"] == "buy")
+        .map(|e| {
+            let q: f64 = e["data"]["quantity"].as_str().unwrap().parse().unwrap();
+            let p: f64 = e["data"]["price"].as_str().unwrap().parse().unwrap();
+            q * p
+        })
+        .collect();
+    assert!(!buys.is_empty(), "an entry was made");
+    assert!(
+        buys.iter().all(|v| *v <= 100.0 * 1.02),
+        "sized to the position limit (filled at the next open): {buys:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "fill" && e["data"]["side"] == "sell"),
+        "the position was sold"
+    );
+    assert_eq!(
+        sim.placements.load(Ordering::SeqCst),
+        0,
+        "paper: nothing sent"
+    );
+    drop(venue);
+}

@@ -214,6 +214,10 @@ struct Live {
     mode: String,
     /// The last close seen (values this bot's own position).
     last_price: f64,
+    /// The drawdown kill switch's base: the capital the bot trades with (a paper bot's
+    /// starting cash; a live bot's quote per trade), and the highest equity seen.
+    capital: f64,
+    peak: f64,
     fence: i64,
     next_seq: i64,
     prefix: String,
@@ -851,12 +855,22 @@ pub(crate) async fn run_live(
         .into_iter()
         .rev()
         .collect();
+    let capital = if paper_bot {
+        lc.paper_cash
+            .as_deref()
+            .and_then(|c| c.parse::<f64>().ok())
+            .unwrap_or(10_000.0)
+    } else {
+        f64_of(quote_per_trade)
+    };
     let mut live = Live {
         bots: bots.clone(),
         id: id.clone(),
         workspace_id: bot.workspace_id.clone(),
         mode: bot.mode.clone(),
         last_price: 0.0,
+        capital,
+        peak: bot.summary["peak_equity"].as_f64().unwrap_or(capital),
         fence,
         next_seq: bots.last_seq(&id).await.unwrap_or(0),
         prefix: format!("sk{short}x"),
@@ -920,7 +934,7 @@ pub(crate) async fn run_live(
             "pnl": value, "equity": value,
             "orders": live.orders, "fills": live.ledger.fills, "mismatches": live.mismatches,
             "symbol": lc.symbol, "timeframe": lc.timeframe, "started_at": started_at,
-            "baseline_base": baseline.normalize().to_string(),
+            "baseline_base": baseline.normalize().to_string(), "peak_equity": live.peak,
         })
     };
     let beat_every =
@@ -975,6 +989,8 @@ pub(crate) async fn run_live(
     };
     let mut desired = bot.desired.clone();
     let mut rev = bot.settings_rev;
+    // Why the drawdown kill switch stopped the bot, once it has.
+    let mut killed: Option<String> = None;
     // Flatten: one sell of the whole position, then stop once the bot holds nothing (a live
     // market order fills at once; a paper one at the next bar's open).
     let mut flatten_sent = false;
@@ -1033,6 +1049,8 @@ pub(crate) async fn run_live(
             "flatten" => "running",
             "running" => "running",
             "paused" => "paused",
+            // The drawdown kill switch flattened the bot: it ends `killed`, with the reason.
+            _ if killed.is_some() => "killed",
             _ => "stopped",
         };
         if want != state {
@@ -1042,10 +1060,17 @@ pub(crate) async fn run_live(
                 serde_json::json!({"state": want}),
             )
             .await;
-            let release = want == "stopped";
+            let release = want == "stopped" || want == "killed";
             if !matches!(
-                bots.set_state(&id, fence, want, &summary(&live, &bars), None, release)
-                    .await,
+                bots.set_state(
+                    &id,
+                    fence,
+                    want,
+                    &summary(&live, &bars),
+                    killed.as_deref(),
+                    release
+                )
+                .await,
                 Ok(true)
             ) || release
             {
@@ -1082,7 +1107,10 @@ pub(crate) async fn run_live(
             }
             _ = beat.tick() => match bots.heartbeat(&id, &cfg.id, fence, cfg.lease_ms).await {
                 Ok(Lease::Held { desired: d, settings_rev }) => {
-                    desired = d;
+                    // A tripped kill switch finishes its flatten whatever is asked meanwhile.
+                    if killed.is_none() {
+                        desired = d;
+                    }
                     if settings_rev != rev {
                         // Limits and notifications edited while running: in force from the
                         // next order on.
@@ -1164,6 +1192,26 @@ pub(crate) async fn run_live(
                     let price: Decimal = format!("{}", bar.close).parse().unwrap_or_default();
                     live.last_price = bar.close;
                     let value = f64_of(live.ledger.quote) + f64_of(live.ledger.position) * bar.close - f64_of(live.ledger.fees);
+                    // The drawdown kill switch: equity is the capital traded plus the PnL.
+                    let equity = live.capital + value;
+                    live.peak = live.peak.max(equity);
+                    if let Some(max) = lc.risk.max_drawdown_pct
+                        && killed.is_none()
+                        && live.peak > 0.0
+                        && (live.peak - equity) / live.peak * 100.0 >= max
+                    {
+                        let msg = format!(
+                            "drawdown {:.2}% from the equity peak {:.2} reached the {max}% limit: the position was flattened and the bot stopped",
+                            (live.peak - equity) / live.peak * 100.0,
+                            live.peak
+                        );
+                        metrics::counter!("skeet_bot_risk_stops_total").increment(1);
+                        live.publish("risk", ts, serde_json::json!({"event": "killed", "message": msg})).await;
+                        killed = Some(msg);
+                        desired = "flatten".into();
+                        flatten_sent = false;
+                        break;
+                    }
                     if let Some(max) = lc.risk.max_daily_loss
                         && daily_loss_reached(&mut day, ts, value, max)
                     {
@@ -1196,10 +1244,8 @@ pub(crate) async fn run_live(
                         if !live.order(Side::Sell, OrderKind::Market, pos, price, &lc.risk, ts, reason).await { return; }
                     } else if live.ledger.position.is_zero() && live.working().is_empty() && signals.enter_long && price > Decimal::ZERO && !day.2 {
                         let (kind, at) = entry_order(&exec.entry_order, price, live.market.tick_size);
-                        let step = live.market.step_size;
-                        let mut q = quote_per_trade / at;
-                        if !step.is_zero() { q = (q / step).floor() * step; }
-                        if !live.order(Side::Buy, kind, q.normalize(), at, &lc.risk, ts, "signal").await { return; }
+                        let q = entry_quantity(quote_per_trade, at, live.market.step_size, &lc.risk);
+                        if !live.order(Side::Buy, kind, q, at, &lc.risk, ts, "signal").await { return; }
                     } else if live.ledger.position > Decimal::ZERO && signals.exit_long {
                         for e in live.working() {
                             if !live.cancel(&e, "exit").await { return; }
@@ -1224,6 +1270,29 @@ pub(crate) async fn run_live(
             }
         }
     }
+}
+
+/// An entry's quantity: `quote` worth at `price`, sized down to the order and position value
+/// limits (an entry opens the position, so both cap the same order), rounded down to the
+/// venue's lot `step`. Zero when nothing fits (the order is then refused with the reason).
+fn entry_quantity(quote: Decimal, price: Decimal, step: Decimal, risk: &RiskSettings) -> Decimal {
+    if price <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    let mut value = quote;
+    for cap in [risk.max_order_notional, risk.max_position_notional]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(cap) = Decimal::try_from(cap) {
+            value = value.min(cap);
+        }
+    }
+    let mut q = value / price;
+    if !step.is_zero() {
+        q = (q / step).floor() * step;
+    }
+    q.max(Decimal::ZERO).normalize()
 }
 
 /// The entry order the spec asks for at the signal close `close`, and its price: a market
@@ -1463,7 +1532,49 @@ fn protective_exit(
 
 #[cfg(test)]
 mod tests {
-    use super::{daily_loss_reached, protective_exit};
+    use super::{daily_loss_reached, entry_quantity, protective_exit};
+
+    #[test]
+    fn entries_are_sized_down_to_the_value_limits_and_the_lot_step() {
+        use crate::bots::RiskSettings;
+        let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+        let none = RiskSettings::default();
+        assert_eq!(
+            entry_quantity(d("300"), d("30000"), d("0.0001"), &none),
+            d("0.01")
+        );
+        let capped = RiskSettings {
+            max_order_notional: Some(150.0),
+            max_position_notional: Some(200.0),
+            ..RiskSettings::default()
+        };
+        assert_eq!(
+            entry_quantity(d("300"), d("30000"), d("0.0001"), &capped),
+            d("0.005")
+        );
+        let position = RiskSettings {
+            max_position_notional: Some(100.0),
+            ..RiskSettings::default()
+        };
+        // 100 / 30,000 = 0.00333..., down to the 0.001 step.
+        assert_eq!(
+            entry_quantity(d("300"), d("30000"), d("0.001"), &position),
+            d("0.003")
+        );
+        let tiny = RiskSettings {
+            max_order_notional: Some(1.0),
+            ..RiskSettings::default()
+        };
+        assert_eq!(
+            entry_quantity(d("300"), d("30000"), d("0.001"), &tiny),
+            Decimal::ZERO
+        );
+        assert_eq!(
+            entry_quantity(d("300"), Decimal::ZERO, d("0.001"), &none),
+            Decimal::ZERO
+        );
+    }
+
     use rust_decimal::Decimal;
     use skeet_backtest::{Market, RunConfig, run_spec};
     use skeet_core::{Bar, Instrument, InstrumentId};

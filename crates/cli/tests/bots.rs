@@ -783,6 +783,10 @@ fn risk_limits_edited_while_running_apply_from_the_next_bar_and_survive_a_restar
         ),
         (json!({"risk": {"max_orders": 1}}), "max_orders"),
         (
+            json!({"risk": {"price_band_pct": 1}}),
+            "price_band_pct applies to bots on a venue's live data",
+        ),
+        (
             json!({"notify": {"telegram_chat_id": "1", "telegram_credential_id": "nope"}}),
             "telegram_credential_id",
         ),

@@ -129,6 +129,18 @@ impl PaperConfig {
             return Err("speed must be from 0.1 to 1000 bars per second".into());
         }
         self.risk.check()?;
+        // Refused rather than ignored: these need a venue's live prices.
+        for (name, set) in [
+            ("max_daily_loss", self.risk.max_daily_loss.is_some()),
+            ("price_band_pct", self.risk.price_band_pct.is_some()),
+            ("max_total_exposure", self.risk.max_total_exposure.is_some()),
+        ] {
+            if set {
+                return Err(format!(
+                    "risk.{name} applies to bots on a venue's live data; a replay bot takes max_order_notional, max_position_notional, max_open_orders and max_drawdown_pct"
+                ));
+            }
+        }
         self.notify.check()?;
         self.run.validate(dir).map_err(|e| e.to_string())
     }

@@ -86,6 +86,10 @@ describe('NewBot', () => {
     expect(screen.getByLabelText(/^Where it trades/)).toHaveValue('replay')
     expect(screen.getByLabelText(/^Dataset/)).toHaveValue('d1')
     change(/^Speed/, '50')
+    // Limits that need a venue's live prices are not offered for a replay.
+    expect(screen.queryByLabelText(/^Max daily loss/)).not.toBeInTheDocument()
+    expect(screen.queryByLabelText(/^Price band/)).not.toBeInTheDocument()
+    expect(screen.queryByLabelText(/^Max total exposure/)).not.toBeInTheDocument()
     change(/^Max order value/, '500')
     change(/^Max drawdown/, '20')
     fireEvent.click(screen.getByRole('button', { name: 'Create' }))

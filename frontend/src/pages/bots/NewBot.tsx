@@ -12,7 +12,7 @@ import { Button, Card, ErrorBox, Field, Input, PageTitle, Select } from '../../c
 import type { Bot, BotBody } from '../../lib/bots'
 import { useWorkspace, useWsBase } from '../../session'
 import { ParamInput } from '../runs/NewBacktest'
-import { NUM, RISK_FIELDS, riskProblem, type RiskKey } from './risk'
+import { LIVE_DATA_RISK, NUM, RISK_FIELDS, riskProblem, type RiskKey } from './risk'
 
 // Kept here too for anything that imported them from the form.
 export { RISK_FIELDS, riskProblem } from './risk'
@@ -111,7 +111,9 @@ export function NewBot() {
   })
 
   const liveErr = liveProblems({ symbol, quote, warmup })
-  const riskErr = Object.fromEntries(RISK_FIELDS.map(([k]) => [k, riskProblem(k, risk[k] ?? '')])) as Record<RiskKey, string>
+  // Daily loss, price band and total exposure need a venue's live prices: not offered for a replay.
+  const riskFields = RISK_FIELDS.filter(([k]) => where !== 'replay' || !LIVE_DATA_RISK.includes(k))
+  const riskErr = Object.fromEntries(riskFields.map(([k]) => [k, riskProblem(k, risk[k] ?? '')])) as Record<RiskKey, string>
   const credErr = where === 'live' && !credential ? 'Choose an exchange account of this venue.' : ''
   const invalid =
     Object.values(riskErr).some(Boolean) || (onLive && (Object.values(liveErr).some(Boolean) || !!credErr)) || (where === 'live' && !canTrade)
@@ -125,7 +127,7 @@ export function NewBot() {
     const p: Record<string, number> = {}
     for (const [k] of params) if (values[k] !== undefined && values[k] !== '') p[k] = Number(values[k])
     const limits: Record<string, number> = {}
-    for (const [k] of RISK_FIELDS) if (risk[k]?.trim()) limits[k] = Number(risk[k])
+    for (const [k] of riskFields) if (risk[k]?.trim()) limits[k] = Number(risk[k])
     const riskBody = Object.keys(limits).length ? { risk: limits as unknown as BotBody['risk'] } : {}
     let body: BotBody
     if (!onLive) {
@@ -173,7 +175,7 @@ export function NewBot() {
   const quoteAsset = onLive ? symbol.split('/')[1]?.trim() || 'quote currency' : (ds?.symbol.split('/')[1] ?? 'quote currency')
   const symbols = (markets.data ?? []).filter((m) => m.status === 'trading').map((m) => m.symbol)
   const listId = `${uid}-symbols`
-  const filledRisk = RISK_FIELDS.filter(([k]) => risk[k]?.trim()).length
+  const filledRisk = riskFields.filter(([k]) => risk[k]?.trim()).length
   return (
     <div className="max-w-3xl">
       <PageTitle>New bot</PageTitle>
@@ -364,7 +366,7 @@ export function NewBot() {
           </summary>
           <p className="mb-3 mt-2 text-xs text-slate-500">Leave a field empty for no limit.</p>
           <div className="grid gap-3 sm:grid-cols-2 md:grid-cols-3">
-            {RISK_FIELDS.map(([k, label, hint, whole]) => (
+            {riskFields.map(([k, label, hint, whole]) => (
               <Field key={k} label={label} hint={hint}>
                 <Input
                   inputMode={whole ? 'numeric' : 'decimal'}

@@ -579,7 +579,8 @@ pub async fn watch_bots(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut sent: HashMap<String, i64> = HashMap::new();
-    // Workspace watchers get each changed bot (state, numbers) at most once per `every`.
+    // Workspace watchers get each changed bot (state, numbers) at most four times a second:
+    // one query per watched workspace each time, however many clients watch it.
     let mut ws_sent: HashMap<String, i64> = HashMap::new();
     let mut ws_checked = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(every);
@@ -589,7 +590,7 @@ pub async fn watch_bots(
             () = state.bot_changed.notified() => {}
             _ = stop.changed() => return,
         }
-        if ws_checked.elapsed() >= every {
+        if ws_checked.elapsed() >= every.max(Duration::from_millis(250)) {
             ws_checked = tokio::time::Instant::now();
             push_workspace_bots(&state, &mut ws_sent).await;
         }

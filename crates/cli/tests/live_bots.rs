@@ -1362,3 +1362,159 @@ fn the_drawdown_kill_switch_flattens_and_stops_a_bot_on_live_data() {
     );
     drop(venue);
 }
+
+#[test]
+fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (sim, venue) = test_venue(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let (_p, addr) = serve_with(dir.path(), &venue.base_url, "");
+    let (ws, token) = sign_up(&addr, "stops-rest@example.com");
+    let hold_with_stop = |pct: f64| {
+        json!({
+            "version": 1, "name": "held with a stop",
+            "entry": {"long": "close > 0"}, "exit": {"long": "close < 0"},
+            "execution": {"order": {"type": "market"}, "sizing": {"type": "all_in"}, "stop_loss": {"pct": pct}}
+        })
+    };
+    let orders = |id: &str| -> Vec<Value> {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{id}/orders"),
+            None,
+        )
+        .body
+        .as_array()
+        .unwrap()
+        .clone()
+    };
+
+    // On the paper venue (live data): a tight stop rests as a stop order and fills at its
+    // level inside the bar (or at the open when the bar opened past it), as in backtests.
+    let paper = start_bot(
+        &addr,
+        &token,
+        &ws,
+        &json!({
+            "name": "paper stop", "mode": "paper", "venue": "binance",
+            "run": {"spec": hold_with_stop(0.05), "symbol": "BTC/USDT", "timeframe": "1s", "cash": "5000"},
+            "live": {"quote_per_trade": "300", "warmup_bars": 30}
+        }),
+    );
+    wait_for("a stop filled", || {
+        orders(&paper)
+            .iter()
+            .any(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "filled")
+    });
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{paper}/stop"),
+        None,
+    );
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{paper}/events?limit=5000"),
+        None,
+    )
+    .body;
+    let events = events.as_array().unwrap();
+    let opens: Vec<f64> = events
+        .iter()
+        .filter(|e| e["kind"] == "bar")
+        .map(|e| e["data"]["o"].as_f64().unwrap())
+        .collect();
+    let mut checked = 0;
+    for e in orders(&paper)
+        .iter()
+        .filter(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "filled")
+    {
+        assert_eq!(e["intent"]["kind"]["type"], "stop", "{e}");
+        let trigger: f64 = e["intent"]["kind"]["trigger"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let fill = events
+            .iter()
+            .find(|f| f["kind"] == "fill" && f["data"]["client_order_id"] == e["client_order_id"])
+            .unwrap_or_else(|| panic!("no fill for {e}"));
+        let price: f64 = fill["data"]["price"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (price - trigger).abs() < 1e-9
+                || (price < trigger && opens.iter().any(|o| (o - price).abs() < 1e-9)),
+            "stop at {trigger} filled at {price}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1);
+
+    // On a live venue: the stop order rests at the venue while the bot holds, and flatten
+    // cancels it before selling.
+    let cred_id = binance_credential(&addr, &token, &ws);
+    let live = start_bot(
+        &addr,
+        &token,
+        &ws,
+        &json!({
+            "name": "live stop", "mode": "live", "venue": "binance",
+            "run": {"spec": hold_with_stop(5.0), "symbol": "BTC/USDT", "timeframe": "1s"},
+            "live": {"credential_id": cred_id, "quote_per_trade": "300", "warmup_bars": 30}
+        }),
+    );
+    wait_for("a resting stop", || {
+        orders(&live)
+            .iter()
+            .any(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "open")
+    });
+    let stop = orders(&live)
+        .into_iter()
+        .find(|e| e["intent"]["reason"] == "stop_loss_order")
+        .unwrap();
+    let cid = stop["client_order_id"].as_str().unwrap().to_string();
+    let resting = sim.open_orders(Some("BTC/USDT"));
+    assert!(
+        resting.iter().any(|o| o.client_id == cid),
+        "at the venue: {resting:?}"
+    );
+    let trigger: f64 = stop["intent"]["kind"]["trigger"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let price: f64 = sim.price("BTC/USDT").unwrap().to_string().parse().unwrap();
+    assert!(
+        trigger < price * 0.96 && trigger > price * 0.93,
+        "5 % under the entry: {trigger} vs {price}"
+    );
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{live}/flatten"),
+        None,
+    );
+    wait_for("the flatten", || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{live}"),
+            None,
+        )
+        .body["state"]
+            == "stopped"
+    });
+    assert!(
+        !sim.open_orders(Some("BTC/USDT"))
+            .iter()
+            .any(|o| o.client_id == cid),
+        "the stop was cancelled"
+    );
+    drop(venue);
+}

@@ -336,6 +336,8 @@ impl Srv {
         let (kind, limit) = match o.kind {
             Kind::Market => ("market", Value::Null),
             Kind::Limit(p) => ("limit", json!(num(p))),
+            // This server does not place stops; a sim order of another server could be one.
+            Kind::Stop(_) => ("stop", Value::Null),
         };
         let tif = lock(&self.extra)
             .get(&o.id)

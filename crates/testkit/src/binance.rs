@@ -745,7 +745,10 @@ impl Server {
             "timeInForce": m.tif,
             "type": m.kind,
             "side": Self::side_str(o.side),
-            "stopPrice": "0.00000000",
+            "stopPrice": fmt8(match o.kind {
+                Kind::Stop(t) => t,
+                _ => Decimal::ZERO,
+            }),
             "icebergQty": "0.00000000",
             "time": o.created_ms,
             "updateTime": o.updated_ms,
@@ -792,7 +795,11 @@ impl Server {
                 (Kind::Limit(dec_param(p, "price")?), tif)
             }
             "LIMIT_MAKER" => (Kind::Limit(dec_param(p, "price")?), "GTC".to_string()),
-            // The simulated venue does not trigger stop orders.
+            // A stop-loss sell, triggered when the last price falls to stopPrice.
+            "STOP_LOSS" if side == Side::Sell => {
+                (Kind::Stop(dec_param(p, "stopPrice")?), "GTC".to_string())
+            }
+            // The simulated venue takes no other stop orders.
             _ => return Err(bad(-1116, "Invalid orderType.")),
         };
         let last = self.sim.price(&unified).unwrap_or_default();
@@ -811,7 +818,7 @@ impl Server {
             return Err(bad(-1013, "Filter failure: LOT_SIZE"));
         }
         let price_for_notional = match kind {
-            Kind::Limit(price) => price,
+            Kind::Limit(price) | Kind::Stop(price) => price,
             Kind::Market => last,
         };
         if price_for_notional * qty < rules.min_notional {

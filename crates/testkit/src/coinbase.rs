@@ -393,6 +393,8 @@ fn configuration(st: &St, o: &SimOrder) -> Value {
         Kind::Market => json!({"market_market_ioc": {"base_size": s(o.qty)}}),
         Kind::Limit(p) => json!({"limit_limit_gtc": {
             "base_size": s(o.qty), "limit_price": s(p), "post_only": false}}),
+        Kind::Stop(t) => json!({"stop_limit_stop_limit_gtc": {
+            "base_size": s(o.qty), "stop_price": s(t), "limit_price": s(t)}}),
     }
 }
 

@@ -597,6 +597,7 @@ fn render_order(s: &Srv, o: &SimOrder, with_trades: bool) -> Value {
     let (ordertype, price) = match o.kind {
         Kind::Market => ("market", "0".to_string()),
         Kind::Limit(p) => ("limit", p.normalize().to_string()),
+        Kind::Stop(t) => ("stop-loss", t.normalize().to_string()),
     };
     let side = side_name(o.side);
     let status = match o.status {
@@ -700,10 +701,7 @@ fn trades_history(s: &Srv, start: &str, ofs: &str) -> Value {
         let ordertype = s
             .sim
             .get(&Lookup::Id(t.order_id))
-            .map_or("limit", |o| match o.kind {
-                Kind::Market => "market",
-                Kind::Limit(_) => "limit",
-            });
+            .map_or("limit", |o| order_type(&o));
         map.insert(
             txid('T', t.id),
             json!({
@@ -882,6 +880,7 @@ fn order_type(o: &SimOrder) -> &'static str {
     match o.kind {
         Kind::Market => "market",
         Kind::Limit(_) => "limit",
+        Kind::Stop(_) => "stop-loss",
     }
 }
 

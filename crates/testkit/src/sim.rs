@@ -30,6 +30,9 @@ pub enum Kind {
     Market,
     /// Fill at this price or better.
     Limit(Decimal),
+    /// A sell that rests until the last price falls to this trigger, then fills at the last
+    /// price (a stop-loss; the simulated venue takes sell stops only).
+    Stop(Decimal),
 }
 
 /// Order state.
@@ -97,7 +100,7 @@ impl SimOrder {
     /// The limit price, when there is one.
     pub fn price(&self) -> Option<Decimal> {
         match self.kind {
-            Kind::Market => None,
+            Kind::Market | Kind::Stop(_) => None,
             Kind::Limit(p) => Some(p),
         }
     }
@@ -389,7 +392,10 @@ impl SimVenue {
             .find(|m| m.symbol() == symbol)
             .cloned()
             .ok_or(Refusal::UnknownSymbol)?;
-        if qty <= Decimal::ZERO || matches!(kind, Kind::Limit(p) if p <= Decimal::ZERO) {
+        if qty <= Decimal::ZERO
+            || matches!(kind, Kind::Limit(p) | Kind::Stop(p) if p <= Decimal::ZERO)
+            || (matches!(kind, Kind::Stop(_)) && side == Side::Buy)
+        {
             return Err(Refusal::BadOrder);
         }
         if !client_id.is_empty() && st.orders.iter().any(|o| o.client_id == client_id) {
@@ -404,6 +410,9 @@ impl SimVenue {
             (Kind::Market, _) => true,
             (Kind::Limit(p), Side::Buy) => p >= last,
             (Kind::Limit(p), Side::Sell) => p <= last,
+            // A stop the price has already passed would trigger at once: refused, as venues do.
+            (Kind::Stop(t), _) if last <= t => return Err(Refusal::BadOrder),
+            (Kind::Stop(_), _) => false,
         };
         let reserve_price = match kind {
             Kind::Limit(p) if !crosses => p,
@@ -535,6 +544,7 @@ impl SimVenue {
                         && match (o.kind, o.side) {
                             (Kind::Limit(p), Side::Buy) => price <= p,
                             (Kind::Limit(p), Side::Sell) => price >= p,
+                            (Kind::Stop(t), _) => price <= t,
                             (Kind::Market, _) => false,
                         }
                 })
@@ -545,7 +555,9 @@ impl SimVenue {
                     st.orders[i].price().unwrap_or(price),
                     st.orders[i].qty - st.orders[i].filled,
                 );
-                Self::fill_locked(&mut st, i, p, rest, true, &mut events);
+                // A triggered stop takes liquidity; a resting limit gives it.
+                let maker = !matches!(st.orders[i].kind, Kind::Stop(_));
+                Self::fill_locked(&mut st, i, p, rest, maker, &mut events);
             }
         }
         for e in events {
@@ -599,7 +611,7 @@ impl SimVenue {
             let (asset, amount) = match (o.side, o.kind) {
                 (Side::Buy, Kind::Limit(p)) => (market.quote, p * rest * (Decimal::ONE + fee_rate)),
                 (Side::Sell, _) => (market.base, rest),
-                (Side::Buy, Kind::Market) => (market.quote, Decimal::ZERO),
+                (Side::Buy, Kind::Market | Kind::Stop(_)) => (market.quote, Decimal::ZERO),
             };
             let b = st.balances.entry(asset).or_default();
             b.1 -= amount;

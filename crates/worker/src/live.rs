@@ -991,6 +991,8 @@ pub(crate) async fn run_live(
     let mut rev = bot.settings_rev;
     // Why the drawdown kill switch stopped the bot, once it has.
     let mut killed: Option<String> = None;
+    // Whether the stop loss rests at the venue (until the venue refuses a stop order).
+    let mut resting_stops = true;
     // Flatten: one sell of the whole position, then stop once the bot holds nothing (a live
     // market order fills at once; a paper one at the next bar's open).
     let mut flatten_sent = false;
@@ -1234,6 +1236,36 @@ pub(crate) async fn run_live(
                     } else {
                         None
                     };
+                    // The stop loss also rests at the venue as a stop order: the position stays
+                    // protected while no worker runs, and a paper venue fills it at its level
+                    // inside the bar, as the engine does. A venue that does not take it leaves
+                    // the check at each closed bar (below) on its own.
+                    if resting_stops
+                        && protective.is_none()
+                        && !signals.exit_long
+                        && live.ledger.position > Decimal::ZERO
+                        && !live.working().iter().any(|e| e.intent["reason"] == "stop_loss_order")
+                        && let Some(level) = stop_loss_level(&exec, &bars, f64_of(live.ledger.avg_entry()), live.ledger.entry_ts, tf_ms)
+                    {
+                        let tick = live.market.tick_size;
+                        let mut trigger = Decimal::try_from(level).unwrap_or_default();
+                        if !tick.is_zero() {
+                            trigger = (trigger / tick).floor() * tick;
+                        }
+                        let trigger = trigger.normalize();
+                        if trigger > Decimal::ZERO {
+                            let before = live.journal.len();
+                            let pos = live.ledger.position;
+                            let kind = OrderKind::Stop { trigger: skeet_core::Price::new(trigger) };
+                            if !live.order(Side::Sell, kind, pos, trigger, &RiskSettings::default(), ts, "stop_loss_order").await { return; }
+                            let placed = live.journal.len() > before
+                                && live.journal.last().is_some_and(|e| matches!(e.state.as_str(), "open" | "sent" | "partially_filled" | "filled"));
+                            if !placed {
+                                resting_stops = false;
+                                live.publish("log", ts, serde_json::json!({"message": "the venue did not take the stop-loss order: the stop is checked at each closed bar instead"})).await;
+                            }
+                        }
+                    }
                     if let Some((reason, level)) = protective {
                         // The spec's stop, target or time stop: close the whole position.
                         live.publish("log", ts, serde_json::json!({"message": format!("{reason} reached (level {level:.8}): selling the position at market"), "reason": reason, "level": level})).await;
@@ -1468,33 +1500,8 @@ fn protective_exit(
     if !(entry.is_finite() && entry > 0.0) {
         return None;
     }
-    let fill_bar = entry_ts_ms - entry_ts_ms.rem_euclid(tf_ms.max(1));
-    let held_from = bars.partition_point(|b| b.ts.as_millis() < fill_bar);
-    let atr = [exec.stop_loss, exec.take_profit, exec.trailing_stop]
-        .into_iter()
-        .flatten()
-        .find_map(|r| match r {
-            DistanceRule::Atr { period, .. } => Some(period),
-            _ => None,
-        })
-        .and_then(|period| {
-            let mut atr = skeet_ta::volatility::Atr::new(period).ok()?;
-            let mut value = f64::NAN;
-            for b in &bars[..held_from] {
-                value = atr
-                    .update(skeet_ta::Candle {
-                        ts: b.ts.as_nanos(),
-                        open: b.open,
-                        high: b.high,
-                        low: b.low,
-                        close: b.close,
-                        volume: b.volume,
-                    })
-                    .unwrap_or(f64::NAN);
-            }
-            Some(value)
-        })
-        .unwrap_or(f64::NAN);
+    let held_from = held_from(bars, entry_ts_ms, tf_ms);
+    let atr = entry_atr(exec, bars, held_from);
     let stop_d = exec
         .stop_loss
         .and_then(|r| exit_distance(r, entry, atr, None));
@@ -1528,6 +1535,55 @@ fn protective_exit(
         return Some(("time_stop", last.close));
     }
     None
+}
+
+/// The index of the bar the entry filled in (bars aligned to the timeframe).
+fn held_from(bars: &[Bar], entry_ts_ms: i64, tf_ms: i64) -> usize {
+    let fill_bar = entry_ts_ms - entry_ts_ms.rem_euclid(tf_ms.max(1));
+    bars.partition_point(|b| b.ts.as_millis() < fill_bar)
+}
+
+/// The spec's fixed stop-loss level for a long position entered at `entry` (filled at
+/// `entry_ts_ms`), as the engine places it; `None` without one (or before its ATR is known).
+fn stop_loss_level(
+    exec: &ExecSettings,
+    bars: &[Bar],
+    entry: f64,
+    entry_ts_ms: i64,
+    tf_ms: i64,
+) -> Option<f64> {
+    let atr = entry_atr(exec, bars, held_from(bars, entry_ts_ms, tf_ms));
+    let d = exit_distance(exec.stop_loss?, entry, atr, None)?;
+    (entry - d > 0.0).then_some(entry - d)
+}
+
+/// The ATR the engine sizes ATR exits with: at the bar before the entry's fill bar.
+fn entry_atr(exec: &ExecSettings, bars: &[Bar], held_from: usize) -> f64 {
+    [exec.stop_loss, exec.take_profit, exec.trailing_stop]
+        .into_iter()
+        .flatten()
+        .find_map(|r| match r {
+            DistanceRule::Atr { period, .. } => Some(period),
+            _ => None,
+        })
+        .and_then(|period| {
+            let mut atr = skeet_ta::volatility::Atr::new(period).ok()?;
+            let mut value = f64::NAN;
+            for b in &bars[..held_from] {
+                value = atr
+                    .update(skeet_ta::Candle {
+                        ts: b.ts.as_nanos(),
+                        open: b.open,
+                        high: b.high,
+                        low: b.low,
+                        close: b.close,
+                        volume: b.volume,
+                    })
+                    .unwrap_or(f64::NAN);
+            }
+            Some(value)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]

@@ -1364,7 +1364,7 @@ fn the_drawdown_kill_switch_flattens_and_stops_a_bot_on_live_data() {
 }
 
 #[test]
-fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
+fn the_stop_loss_rests_at_the_venue_and_protects_the_position_while_no_worker_runs() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (sim, venue) = test_venue(&rt);
     let dir = tempfile::tempdir().unwrap();
@@ -1391,8 +1391,11 @@ fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
         .clone()
     };
 
-    // On the paper venue (live data): a tight stop rests as a stop order and fills at its
-    // level inside the bar (or at the open when the bar opened past it), as in backtests.
+    // On the paper venue (live data): once the entry fills, the stop rests as a stop order at
+    // the spec's level (0.05 % under the fill, rounded down to the 0.01 tick). How the paper
+    // venue fills a stop (at its level inside the bar, or at the open past it, as the engine)
+    // is tested in skeet-exchange's paper tests; whether this synthetic market falls that far
+    // soon is chance.
     let paper = start_bot(
         &addr,
         &token,
@@ -1403,10 +1406,10 @@ fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
             "live": {"quote_per_trade": "300", "warmup_bars": 30}
         }),
     );
-    wait_for("a stop filled", || {
+    wait_for("a resting paper stop", || {
         orders(&paper)
             .iter()
-            .any(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "filled")
+            .any(|e| e["intent"]["reason"] == "stop_loss_order")
     });
     call(
         &addr,
@@ -1415,6 +1418,13 @@ fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
         &format!("/api/workspaces/{ws}/bots/{paper}/stop"),
         None,
     );
+    let journal = orders(&paper);
+    let stop = journal
+        .iter()
+        .find(|e| e["intent"]["reason"] == "stop_loss_order")
+        .unwrap();
+    assert_eq!(stop["intent"]["kind"]["type"], "stop", "{stop}");
+    assert_eq!(stop["intent"]["side"], "sell", "{stop}");
     let events = call(
         &addr,
         &token,
@@ -1423,36 +1433,38 @@ fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
         None,
     )
     .body;
-    let events = events.as_array().unwrap();
-    let opens: Vec<f64> = events
+    // The entry it protects: the journal's order before it (an earlier entry may have been
+    // stopped out at a bar's close, inside its fill bar, before any stop could rest).
+    let entry_order = journal
         .iter()
-        .filter(|e| e["kind"] == "bar")
-        .map(|e| e["data"]["o"].as_f64().unwrap())
-        .collect();
-    let mut checked = 0;
-    for e in orders(&paper)
+        .find(|e| e["seq"].as_i64() == stop["seq"].as_i64().map(|s| s - 1))
+        .unwrap();
+    assert_eq!(entry_order["intent"]["side"], "buy", "{entry_order}");
+    let entry: f64 = events
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "filled")
-    {
-        assert_eq!(e["intent"]["kind"]["type"], "stop", "{e}");
-        let trigger: f64 = e["intent"]["kind"]["trigger"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let fill = events
-            .iter()
-            .find(|f| f["kind"] == "fill" && f["data"]["client_order_id"] == e["client_order_id"])
-            .unwrap_or_else(|| panic!("no fill for {e}"));
-        let price: f64 = fill["data"]["price"].as_str().unwrap().parse().unwrap();
-        assert!(
-            (price - trigger).abs() < 1e-9
-                || (price < trigger && opens.iter().any(|o| (o - price).abs() < 1e-9)),
-            "stop at {trigger} filled at {price}"
-        );
-        checked += 1;
-    }
-    assert!(checked >= 1);
+        .find(|f| {
+            f["kind"] == "fill" && f["data"]["client_order_id"] == entry_order["client_order_id"]
+        })
+        .unwrap()["data"]["price"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let trigger: f64 = stop["intent"]["kind"]["trigger"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (trigger - (entry * 0.9995 * 100.0).floor() / 100.0).abs() < 0.011,
+        "stop {trigger} for an entry at {entry}"
+    );
+    assert_eq!(
+        stop["intent"]["quantity"], entry_order["intent"]["quantity"],
+        "the whole position"
+    );
 
     // On a live venue: the stop order rests at the venue while the bot holds, and flatten
     // cancels it before selling.
@@ -1492,6 +1504,85 @@ fn the_stop_loss_rests_at_the_venue_and_fills_at_its_level_like_the_engines() {
         trigger < price * 0.96 && trigger > price * 0.93,
         "5 % under the entry: {trigger} vs {price}"
     );
+    // Stopped with its orders left working, the bot no longer runs; the market falls through
+    // the stop, which fills at the venue; started again, the bot finds the fill.
+    let bot_state = || {
+        call(
+            &addr,
+            &token,
+            "GET",
+            &format!("/api/workspaces/{ws}/bots/{live}"),
+            None,
+        )
+        .body
+    };
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{live}/stop?cancel_orders=false"),
+        None,
+    );
+    wait_for("the stop", || bot_state()["state"] == "stopped");
+    let held = bot_state()["summary"]["position"]
+        .as_str()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(held > 0.0);
+    let below = Decimal::try_from(trigger * 0.99).unwrap().round_dp(2);
+    sim.set_price("BTC/USDT", below);
+    assert!(
+        sim.orders()
+            .iter()
+            .any(|o| o.client_id == cid && o.status == skeet_testkit::sim::Status::Filled),
+        "the stop filled at the venue while no worker ran"
+    );
+    call(
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/workspaces/{ws}/bots/{live}/start"),
+        None,
+    );
+    wait_for("the stop's fill recovered", || {
+        orders(&live)
+            .iter()
+            .any(|e| e["client_order_id"] == cid.as_str() && e["state"] == "filled")
+    });
+    let events = call(
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/workspaces/{ws}/bots/{live}/events?limit=5000"),
+        None,
+    )
+    .body;
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "fill"
+                && e["data"]["client_order_id"] == cid.as_str()
+                && e["data"]["side"] == "sell"),
+        "the stop's fill is recorded"
+    );
+    // It trades on: a new entry gets a new resting stop, which flatten cancels.
+    wait_for("a new resting stop", || {
+        orders(&live).iter().any(|e| {
+            e["intent"]["reason"] == "stop_loss_order"
+                && e["state"] == "open"
+                && e["client_order_id"] != cid.as_str()
+        })
+    });
+    let cid = orders(&live)
+        .into_iter()
+        .find(|e| e["intent"]["reason"] == "stop_loss_order" && e["state"] == "open")
+        .unwrap()["client_order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     call(
         &addr,
         &token,

@@ -151,6 +151,19 @@ fn bot_of(row: &AnyRow) -> Result<Bot, StoreError> {
     })
 }
 
+/// The fenced state update of [`Bots::set_state`]; `release` also gives the lease up.
+fn state_sql(release: bool) -> &'static str {
+    if release {
+        "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4, lease_owner = NULL, lease_until = 0,
+                desired = CASE WHEN desired IN ('flatten', 'cancel') THEN 'stopped'
+                               WHEN desired = 'running' AND $1 IN ('finished', 'error', 'killed') THEN 'stopped'
+                               ELSE desired END
+         WHERE id = $5 AND fence = $6"
+    } else {
+        "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4 WHERE id = $5 AND fence = $6"
+    }
+}
+
 fn event_of(r: &AnyRow) -> Result<BotEvent, StoreError> {
     let data: String = r.try_get("data")?;
     Ok(BotEvent {
@@ -482,16 +495,7 @@ impl Bots {
         error: Option<&str>,
         release: bool,
     ) -> Result<bool, StoreError> {
-        let sql = if release {
-            "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4, lease_owner = NULL, lease_until = 0,
-                    desired = CASE WHEN desired IN ('flatten', 'cancel') THEN 'stopped'
-                                   WHEN desired = 'running' AND $1 IN ('finished', 'error', 'killed') THEN 'stopped'
-                                   ELSE desired END
-             WHERE id = $5 AND fence = $6"
-        } else {
-            "UPDATE bots SET state = $1, summary = $2, error = $3, updated_at = $4 WHERE id = $5 AND fence = $6"
-        };
-        let done = sqlx::query(sql)
+        let done = sqlx::query(state_sql(release))
             .bind(state)
             .bind(summary.to_string())
             .bind(error)
@@ -501,6 +505,56 @@ impl Bots {
             .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// [`Bots::append_events`] and [`Bots::set_state`] in one transaction (fenced): the
+    /// events are published exactly when the summary (what a successor resumes from) counts
+    /// them, so a runner killed between the two writes cannot make its successor publish
+    /// them again. Returns false when the fence moved on (nothing written).
+    ///
+    /// # Errors
+    /// A database error.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the two writes' arguments side by side, as set_state and append_events take them"
+    )]
+    pub async fn append_with_state(
+        &self,
+        id: &str,
+        fence: i64,
+        events: &[BotEvent],
+        state: &str,
+        summary: &serde_json::Value,
+        error: Option<&str>,
+        release: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query(state_sql(release))
+            .bind(state)
+            .bind(summary.to_string())
+            .bind(error)
+            .bind(now_ms())
+            .bind(id)
+            .bind(fence)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for e in events {
+            sqlx::query(
+                "INSERT INTO bot_events (bot_id, seq, ts, kind, data) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(e.seq)
+            .bind(e.ts)
+            .bind(&e.kind)
+            .bind(e.data.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The highest event number written (0 for none).

@@ -150,6 +150,37 @@ async fn one_runner_at_a_time_and_a_stale_runner_cannot_write() {
                 .await
                 .unwrap()
         );
+        // Events with the state in one transaction: all or nothing, fenced.
+        assert!(
+            !bots
+                .append_with_state(
+                    &b.id,
+                    1,
+                    &[ev(3)],
+                    "running",
+                    &json!({"bar": 9}),
+                    None,
+                    false
+                )
+                .await
+                .unwrap()
+        );
+        assert_eq!(bots.last_seq(&b.id).await.unwrap(), 2, "nothing appended");
+        assert!(
+            bots.append_with_state(
+                &b.id,
+                2,
+                &[ev(3)],
+                "running",
+                &json!({"bar": 3}),
+                None,
+                false
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(bots.last_seq(&b.id).await.unwrap(), 3);
+        assert_eq!(bots.get(&ws, &b.id).await.unwrap().summary["bar"], 3);
         let entry = JournalEntry {
             client_order_id: "bot-1".into(),
             seq: 1,

@@ -391,15 +391,15 @@ async fn kill_switch(
         kind: "risk".into(),
         data: serde_json::json!({"event": "killed", "message": msg}),
     });
-    let _ = bots.append_events(id, fence, &events).await;
-    if let Some(n) = notifier {
-        n.notify(&events);
-    }
     metrics::counter!("skeet_bot_risk_stops_total").increment(1);
     let s = summary(started_at, stepper, Some(&flat), c.orders, c.fills);
-    let _ = bots
-        .set_state(id, fence, "killed", &s, Some(&msg), true)
-        .await;
+    if let Ok(true) = bots
+        .append_with_state(id, fence, &events, "killed", &s, Some(&msg), true)
+        .await
+        && let Some(n) = notifier
+    {
+        n.notify(&events);
+    }
     tracing::warn!(bot = %id, "{msg}");
 }
 
@@ -611,8 +611,16 @@ async fn run_bot(
             &risk,
         ));
     }
-    if bots.append_events(&id, fence, &history).await.is_err() {
-        return fail("could not write the bot's events".into()).await;
+    // The history's events and the summary that counts them, together (see
+    // `Bots::append_with_state`): a successor resumes exactly after them.
+    let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+    match bots
+        .append_with_state(&id, fence, &history, "starting", &s, None, false)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => return fail(format!("could not write the bot's events: {e}")).await,
     }
     if let Some(step) = killed_in_history {
         let mut scratch = 0;
@@ -668,10 +676,19 @@ async fn run_bot(
                 flat.equity = stepper.engine().equity_f();
                 let mut events = events_of(&flat, &mut next_seq, &mut orders, &mut fills);
                 events.retain(|e| e.kind != "bar");
-                if bots.append_events(&id, fence, &events).await.is_ok() {
+                // The flatten's events and the stop in one transaction: a successor never
+                // finds the flatten published but still asked for (it would flatten again).
+                next_seq += 1;
+                events.push(state_event(next_seq, "stopped"));
+                let s = summary(started_at, &stepper, Some(&flat), orders, fills);
+                if let Ok(true) = bots
+                    .append_with_state(&id, fence, &events, "stopped", &s, None, true)
+                    .await
+                {
                     notify(&notifier, &events);
                 }
-                last = Some(flat);
+                tracing::info!(bot = %id, "bot flattened and stopped");
+                return;
             }
             desired = "stopped".into();
         }
@@ -682,12 +699,20 @@ async fn run_bot(
         };
         if want != state {
             next_seq += 1;
-            let _ = bots
-                .append_events(&id, fence, &[state_event(next_seq, want)])
-                .await;
             let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
             let release = want == "stopped";
-            match bots.set_state(&id, fence, want, &s, None, release).await {
+            match bots
+                .append_with_state(
+                    &id,
+                    fence,
+                    &[state_event(next_seq, want)],
+                    want,
+                    &s,
+                    None,
+                    release,
+                )
+                .await
+            {
                 Ok(true) => {}
                 _ => return,
             }
@@ -734,11 +759,10 @@ async fn run_bot(
                 let Some(step) = stepper.step() else {
                     next_seq += 1;
                     let e = state_event(next_seq, "finished");
-                    if bots.append_events(&id, fence, std::slice::from_ref(&e)).await.is_ok() {
+                    let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+                    if let Ok(true) = bots.append_with_state(&id, fence, std::slice::from_ref(&e), "finished", &s, None, true).await {
                         notify(&notifier, std::slice::from_ref(&e));
                     }
-                    let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
-                    let _ = bots.set_state(&id, fence, "finished", &s, None, true).await;
                     tracing::info!(bot = %id, "bot finished its replay");
                     return;
                 };
@@ -753,19 +777,17 @@ async fn run_bot(
                     return;
                 }
                 last = Some(step);
-                match bots.append_events(&id, fence, &events).await {
-                    Ok(n) if n == events.len() => {
+                // The bar's events and the summary counting them, in one transaction.
+                let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
+                match bots.append_with_state(&id, fence, &events, "running", &s, None, false).await {
+                    Ok(true) => {
                         notify(&notifier, &events);
                         if let Some(c) = &cfg.changed {
                             c.notify_one();
                         }
                     }
-                    Ok(_) => return,
+                    Ok(false) => return,
                     Err(e) => return fail(format!("could not write the bot's events: {e}")).await,
-                }
-                let s = summary(started_at, &stepper, last.as_ref(), orders, fills);
-                if !matches!(bots.set_state(&id, fence, "running", &s, None, false).await, Ok(true)) {
-                    return;
                 }
             }
             _ = shutdown.changed() => {

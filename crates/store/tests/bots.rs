@@ -216,10 +216,13 @@ async fn one_runner_at_a_time_and_a_stale_runner_cannot_write() {
             (j[0].state.as_str(), j[0].venue_order_id.as_deref()),
             ("open", Some("V9"))
         );
-        assert_eq!(bots.append_events(&b.id, 2, &[ev(3)]).await.unwrap(), 1);
-        assert_eq!(bots.last_seq(&b.id).await.unwrap(), 3);
+        assert_eq!(bots.append_events(&b.id, 2, &[ev(4)]).await.unwrap(), 1);
+        assert_eq!(bots.last_seq(&b.id).await.unwrap(), 4);
         let events = bots.events(&b.id, 1, 10).await.unwrap();
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
         // Finishing releases the lease and leaves the bot stopped.
         assert!(
             bots.set_state(&b.id, 2, "finished", &json!({"equity": "1"}), None, true)

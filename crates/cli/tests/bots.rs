@@ -936,3 +936,37 @@ fn the_plan_limits_how_many_bots_a_workspace_runs_at_once() {
     let started = api.call("POST", &format!("/bots/{second}/start"), None);
     assert_eq!(started.status, 200, "{}", started.body);
 }
+
+/// The API document describes a bot's risk and notification settings field for field as
+/// the worker reads them (the server keeps schema-only mirrors: it does not depend on the
+/// worker).
+#[test]
+fn the_api_schema_of_bot_settings_matches_the_workers_settings() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let props = |schema: &str| -> std::collections::BTreeSet<String> {
+        doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let fields = |v: Value| -> std::collections::BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(
+        props("RiskSettingsDoc"),
+        fields(serde_json::to_value(skeet_worker::bots::RiskSettings::default()).unwrap())
+    );
+    assert_eq!(
+        props("NotifySettingsDoc"),
+        fields(serde_json::to_value(skeet_worker::notify::NotifySettings::default()).unwrap())
+    );
+}

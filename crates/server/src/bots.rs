@@ -41,7 +41,7 @@ pub(crate) struct BotBody {
     /// Live bots: `{credential_id, quote_per_trade, warmup_bars?}` (the symbol and timeframe
     /// come from `run`).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<LiveSettingsDoc>)]
     live: Option<serde_json::Value>,
     /// What to run and on which data, as for a backtest (strategy or spec or strategy_id;
     /// dataset or symbol and timeframe; cash, commission, fill).
@@ -57,15 +57,76 @@ pub(crate) struct BotBody {
     /// max_drawdown_pct?}`; reaching the drawdown limit flattens the position and stops the
     /// bot.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<RiskSettingsDoc>)]
     risk: Option<serde_json::Value>,
     /// Notifications: `{webhook_url?, webhook_credential_id?, telegram_credential_id?,
     /// telegram_chat_id?, events?: ["fill", "risk", "mismatch", "state", "order", "equity",
     /// "error"]}`; the signing secret and the Telegram bot token are workspace credentials
     /// (venues `webhook` and `telegram`).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<NotifySettingsDoc>)]
     notify: Option<serde_json::Value>,
+}
+
+// The shapes of a bot's settings for the API's schema. The worker defines and checks them
+// (the server does not depend on it); these mirrors only describe them, and a test in
+// crates/cli compares their fields with the worker's.
+
+/// A bot's risk limits (all optional; docs/bots.md).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the JSON the worker reads; never built here"
+)]
+pub(crate) struct RiskSettingsDoc {
+    /// Largest order value (quote currency): entries are sized down to it.
+    max_order_notional: Option<f64>,
+    /// Largest position value (quote currency): entries are sized down to it.
+    max_position_notional: Option<f64>,
+    /// Most working orders at once.
+    max_open_orders: Option<u32>,
+    /// Drawdown from the equity peak, percent, that flattens and stops the bot (`killed`).
+    max_drawdown_pct: Option<f64>,
+    /// Bots on live data: the loss (quote) since the start of the UTC day that stops entries.
+    max_daily_loss: Option<f64>,
+    /// Bots on live data: refuse an entry this many percent from the close decided on.
+    price_band_pct: Option<f64>,
+    /// Bots on live data: the most the workspace's bots of this mode may hold together.
+    max_total_exposure: Option<f64>,
+}
+
+/// A bot's notifications.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the JSON the worker reads; never built here"
+)]
+pub(crate) struct NotifySettingsDoc {
+    /// A URL that receives a signed JSON POST per event.
+    webhook_url: Option<String>,
+    /// The credential (venue `webhook`) whose secret signs webhook bodies.
+    webhook_credential_id: Option<String>,
+    /// The credential (venue `telegram`) holding the bot token.
+    telegram_credential_id: Option<String>,
+    /// The Telegram chat to write to.
+    telegram_chat_id: Option<String>,
+    /// Event kinds to send (default: fill, risk, mismatch, error, summary).
+    events: Option<Vec<String>>,
+}
+
+/// A bot's settings for trading on a venue (`live` of a new bot).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the JSON the server reads; never built here"
+)]
+pub(crate) struct LiveSettingsDoc {
+    /// The exchange credential (live bots; paper bots on live data need none).
+    credential_id: Option<String>,
+    /// Quote amount each entry spends (decimal string).
+    quote_per_trade: String,
+    /// Recent bars loaded at start for the indicators (10 to 5,000; default 300).
+    warmup_bars: Option<u32>,
 }
 
 /// Checks that the credentials a `notify` setting names exist in the workspace.
@@ -244,11 +305,11 @@ pub(crate) struct BotSettingsBody {
     /// Risk limits, replacing the bot's (same fields as when creating a bot); omitted:
     /// unchanged.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<RiskSettingsDoc>)]
     risk: Option<serde_json::Value>,
     /// Notifications, replacing the bot's; omitted: unchanged.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<NotifySettingsDoc>)]
     notify: Option<serde_json::Value>,
 }
 

@@ -1101,33 +1101,18 @@ export interface components {
         };
         /** @description A bot to create. */
         BotBody: {
-            /**
-             * @description Live bots: `{credential_id, quote_per_trade, warmup_bars?}` (the symbol and timeframe
-             *     come from `run`).
-             */
-            live?: Record<string, never>;
+            live?: components["schemas"]["LiveSettingsDoc"] | null;
             /** @description `paper` (default) or `live` (owners and traders). */
             mode?: string | null;
             /** @description Name, unique in the workspace (1 to 100 characters). */
             name: string;
-            /**
-             * @description Notifications: `{webhook_url?, webhook_credential_id?, telegram_credential_id?,
-             *     telegram_chat_id?, events?: ["fill", "risk", "mismatch", "state", "order", "equity",
-             *     "error"]}`; the signing secret and the Telegram bot token are workspace credentials
-             *     (venues `webhook` and `telegram`).
-             */
-            notify?: Record<string, never>;
+            notify?: components["schemas"]["NotifySettingsDoc"] | null;
             /**
              * @description Bars paced at `speed` at the end of the dataset (default 500); earlier bars are
              *     replayed at once as history.
              */
             paced_bars?: number | null;
-            /**
-             * @description Risk limits: `{max_order_notional?, max_position_notional?, max_open_orders?,
-             *     max_drawdown_pct?}`; reaching the drawdown limit flattens the position and stops the
-             *     bot.
-             */
-            risk?: Record<string, never>;
+            risk?: components["schemas"]["RiskSettingsDoc"] | null;
             /**
              * @description What to run and on which data, as for a backtest (strategy or spec or strategy_id;
              *     dataset or symbol and timeframe; cash, commission, fill).
@@ -1163,13 +1148,8 @@ export interface components {
         };
         /** @description New risk limits or notifications for a bot, running or not. */
         BotSettingsBody: {
-            /** @description Notifications, replacing the bot's; omitted: unchanged. */
-            notify?: Record<string, never>;
-            /**
-             * @description Risk limits, replacing the bot's (same fields as when creating a bot); omitted:
-             *     unchanged.
-             */
-            risk?: Record<string, never>;
+            notify?: components["schemas"]["NotifySettingsDoc"] | null;
+            risk?: components["schemas"]["RiskSettingsDoc"] | null;
         };
         /** @description Candles as columns (compact for charts): times in ms since the epoch. */
         Candles: {
@@ -1513,6 +1493,18 @@ export interface components {
             /** @description The venue's id, once known. */
             venue_order_id?: string | null;
         };
+        /** @description A bot's settings for trading on a venue (`live` of a new bot). */
+        LiveSettingsDoc: {
+            /** @description The exchange credential (live bots; paper bots on live data need none). */
+            credential_id?: string | null;
+            /** @description Quote amount each entry spends (decimal string). */
+            quote_per_trade: string;
+            /**
+             * Format: int32
+             * @description Recent bars loaded at start for the indicators (10 to 5,000; default 300).
+             */
+            warmup_bars?: number | null;
+        };
         /** @description A market and its trading rules (decimals as strings, exact). */
         MarketView: {
             /** @description Base asset. */
@@ -1604,6 +1596,19 @@ export interface components {
             /** @description Name (1 to 100 characters). */
             name: string;
         };
+        /** @description A bot's notifications. */
+        NotifySettingsDoc: {
+            /** @description Event kinds to send (default: fill, risk, mismatch, error, summary). */
+            events?: string[] | null;
+            /** @description The Telegram chat to write to. */
+            telegram_chat_id?: string | null;
+            /** @description The credential (venue `telegram`) holding the bot token. */
+            telegram_credential_id?: string | null;
+            /** @description The credential (venue `webhook`) whose secret signs webhook bodies. */
+            webhook_credential_id?: string | null;
+            /** @description A URL that receives a signed JSON POST per event. */
+            webhook_url?: string | null;
+        };
         /** @description An optimisation to run. */
         OptimizeBody: {
             /** @description `grid` (default), `random` or `bayes`. */
@@ -1673,6 +1678,44 @@ export interface components {
         Ready: {
             database: string;
             migrations: string;
+        };
+        /** @description A bot's risk limits (all optional; docs/bots.md). */
+        RiskSettingsDoc: {
+            /**
+             * Format: double
+             * @description Bots on live data: the loss (quote) since the start of the UTC day that stops entries.
+             */
+            max_daily_loss?: number | null;
+            /**
+             * Format: double
+             * @description Drawdown from the equity peak, percent, that flattens and stops the bot (`killed`).
+             */
+            max_drawdown_pct?: number | null;
+            /**
+             * Format: int32
+             * @description Most working orders at once.
+             */
+            max_open_orders?: number | null;
+            /**
+             * Format: double
+             * @description Largest order value (quote currency): entries are sized down to it.
+             */
+            max_order_notional?: number | null;
+            /**
+             * Format: double
+             * @description Largest position value (quote currency): entries are sized down to it.
+             */
+            max_position_notional?: number | null;
+            /**
+             * Format: double
+             * @description Bots on live data: the most the workspace's bots of this mode may hold together.
+             */
+            max_total_exposure?: number | null;
+            /**
+             * Format: double
+             * @description Bots on live data: refuse an entry this many percent from the close decided on.
+             */
+            price_band_pct?: number | null;
         };
         /**
          * @description A role in a workspace, from most to least powerful.

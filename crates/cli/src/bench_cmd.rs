@@ -715,15 +715,23 @@ impl Round {
     }
 }
 
-async fn bench_ws(args: &WsBenchArgs) -> anyhow::Result<Summary> {
-    let n = args.clients;
-    let target = resolve(&args.url).await?;
+/// A benchmark's session with a running server: where it is, an HTTP client with the
+/// session token, the same token as a header for websocket upgrades, the first workspace.
+struct SignedIn {
+    target: Target,
+    http: Http,
+    auth: HeaderValue,
+    ws: String,
+}
+
+async fn sign_in(url: &str, email: &str, password: &str) -> anyhow::Result<SignedIn> {
+    let target = resolve(url).await?;
     let mut http = Http {
         addr: target.addr,
         authority: target.authority.clone(),
         token: None,
     };
-    let credentials = serde_json::json!({"email": args.email, "password": args.password});
+    let credentials = serde_json::json!({"email": email, "password": password});
     let session: Session = http
         .json("POST", "/api/auth/login", Some(&credentials))
         .await
@@ -738,6 +746,22 @@ async fn bench_ws(args: &WsBenchArgs) -> anyhow::Result<Summary> {
         .next()
         .map(|m| m.workspace_id)
         .context("the account belongs to no workspace")?;
+    Ok(SignedIn {
+        target,
+        http,
+        auth,
+        ws,
+    })
+}
+
+async fn bench_ws(args: &WsBenchArgs) -> anyhow::Result<Summary> {
+    let n = args.clients;
+    let SignedIn {
+        target,
+        http,
+        auth,
+        ws,
+    } = sign_in(&args.url, &args.email, &args.password).await?;
     let dataset = ensure_dataset(&http, &ws).await?;
     line(format!(
         "websocket fan-out benchmark against {} ({}), workspace {ws}",
@@ -1141,27 +1165,12 @@ fn run_bot_events(args: &BotEventsBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn bench_bot_events(args: &BotEventsBenchArgs) -> anyhow::Result<()> {
-    let target = resolve(&args.url).await?;
-    let mut http = Http {
-        addr: target.addr,
-        authority: target.authority.clone(),
-        token: None,
-    };
-    let credentials = serde_json::json!({"email": args.email, "password": args.password});
-    let session: Session = http
-        .json("POST", "/api/auth/login", Some(&credentials))
-        .await
-        .context("cannot sign in")?;
-    let auth = HeaderValue::from_str(&format!("Bearer {}", session.token))
-        .context("the session token is not a valid header value")?;
-    http.token = Some(session.token);
-    let me: Me = http.json("GET", "/api/me", None).await?;
-    let ws = me
-        .workspaces
-        .into_iter()
-        .next()
-        .map(|m| m.workspace_id)
-        .context("the account belongs to no workspace")?;
+    let SignedIn {
+        target,
+        http,
+        auth,
+        ws,
+    } = sign_in(&args.url, &args.email, &args.password).await?;
     let dataset = ensure_dataset(&http, &ws).await?;
     let body = serde_json::json!({
         "name": format!("bench {}", skeet_exchange::now_ms()),

@@ -9,7 +9,6 @@
     reason = "test: request bodies are built inline and handed over"
 )]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,19 +46,8 @@ fn serve(dir: &std::path::Path, db: Option<&str>, extra: &[&str]) -> (Proc, Stri
             .spawn()
             .unwrap(),
     );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut addr = None;
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "skeet serve exited");
-        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
-            addr = Some(a.to_string());
-        }
-        if line.starts_with("database:") {
-            break;
-        }
-    }
-    (p, addr.unwrap())
+    let addr = common::wait_ready(&mut p.0).0;
+    (p, addr)
 }
 
 struct Api {
@@ -503,18 +491,7 @@ fn notifications_go_to_a_signed_webhook_and_telegram() {
             .spawn()
             .unwrap(),
     );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut addr = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0);
-        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
-            addr = a.to_string();
-        }
-        if line.starts_with("database:") {
-            break;
-        }
-    }
+    let addr = common::wait_ready(&mut p.0).0;
     let api = Api::sign_up(&addr);
     let ds = api.dataset(400);
     let secret = "whsec-test-0123456789";

@@ -11,7 +11,6 @@
     reason = "test: request bodies are built inline and handed over"
 )]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -53,19 +52,8 @@ fn serve_with(dir: &std::path::Path, venue_url: &str, failpoints: &str) -> (Proc
             .spawn()
             .unwrap(),
     );
-    let mut out = BufReader::new(p.0.stdout.take().unwrap());
-    let mut addr = None;
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "skeet serve exited");
-        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
-            addr = Some(a.to_string());
-        }
-        if line.starts_with("database:") {
-            break;
-        }
-    }
-    (p, addr.unwrap())
+    let addr = common::wait_ready(&mut p.0).0;
+    (p, addr)
 }
 
 fn call(
@@ -147,6 +135,32 @@ fn start_bot(addr: &str, token: &str, ws: &str, body: &Value) -> String {
     );
     assert_eq!(s.status, 200, "{}", s.body);
     id
+}
+
+/// Every venue fill recorded once among `events`, and the stopped bot's position (`done`)
+/// equal to what the venue holds beyond the 1 BTC the account started with.
+#[track_caller]
+fn fills_match_the_venue(events: &[Value], done: &Value, sim: &skeet_testkit::sim::SimVenue) {
+    let mut trade_ids: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "fill")
+        .map(|e| e["data"]["trade_id"].as_str().unwrap())
+        .collect();
+    let n = trade_ids.len();
+    trade_ids.sort_unstable();
+    trade_ids.dedup();
+    assert_eq!(n, trade_ids.len(), "a fill recorded twice");
+    assert_eq!(
+        n,
+        sim.trades("BTC/USDT", 0).len(),
+        "every venue fill recorded"
+    );
+    let position: Decimal = done["summary"]["position"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
 }
 
 /// Waits for the server process to die at a crash point.
@@ -352,24 +366,7 @@ fn a_live_bot_crashed_between_journal_send_and_ack_loses_and_duplicates_nothing(
     assert!(mismatches.contains(&"intent_not_sent"), "{mismatches:?}");
     assert!(mismatches.contains(&"fill_recovered"), "{mismatches:?}");
     assert!(!mismatches.contains(&"balance_drift"), "{mismatches:?}");
-    let mut trade_ids: Vec<&str> = events
-        .iter()
-        .filter(|e| e["kind"] == "fill")
-        .map(|e| e["data"]["trade_id"].as_str().unwrap())
-        .collect();
-    let fills = trade_ids.len();
-    trade_ids.sort_unstable();
-    trade_ids.dedup();
-    assert_eq!(trade_ids.len(), fills, "a fill was recorded twice");
-    assert_eq!(
-        fills,
-        sim.trades("BTC/USDT", 0).len(),
-        "every venue fill recorded"
-    );
-
-    // Position == what the venue holds beyond the starting 1 BTC.
-    let position: Decimal = b["summary"]["position"].as_str().unwrap().parse().unwrap();
-    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{b}");
+    fills_match_the_venue(events, &b, &sim);
     drop(venue);
 }
 
@@ -573,18 +570,7 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
             .spawn()
             .unwrap(),
     );
-    let mut out = BufReader::new(api.0.stdout.take().unwrap());
-    let mut addr = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0);
-        if let Some(a) = line.trim().strip_prefix("SKEET is running at http://") {
-            addr = a.to_string();
-        }
-        if line.starts_with("database:") {
-            break;
-        }
-    }
+    let addr = common::wait_ready(&mut api.0).0;
     let (ws, token) = sign_up(&addr, "pg@example.com");
     let cred_id = binance_credential(&addr, &token, &ws);
     let bot = call(
@@ -701,28 +687,7 @@ fn on_postgres_a_killed_worker_hands_its_live_bot_to_the_other_which_reconciles(
         None,
     )
     .body;
-    let mut trade_ids: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "fill")
-        .map(|e| e["data"]["trade_id"].as_str().unwrap())
-        .collect();
-    let n = trade_ids.len();
-    trade_ids.sort_unstable();
-    trade_ids.dedup();
-    assert_eq!(n, trade_ids.len(), "a fill recorded twice");
-    assert_eq!(
-        n,
-        sim.trades("BTC/USDT", 0).len(),
-        "every venue fill recorded"
-    );
-    let position: Decimal = done["summary"]["position"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
+    fills_match_the_venue(events.as_array().unwrap(), &done, &sim);
     drop(venue);
 }
 
@@ -818,26 +783,7 @@ fn fills_during_a_user_stream_outage_are_all_recorded_once() {
     );
     let done = wait("the stop", &|b| b["state"] == "stopped");
     let events = events_of();
-    let mut trade_ids: Vec<&str> = events
-        .iter()
-        .filter(|e| e["kind"] == "fill")
-        .map(|e| e["data"]["trade_id"].as_str().unwrap())
-        .collect();
-    let n = trade_ids.len();
-    trade_ids.sort_unstable();
-    trade_ids.dedup();
-    assert_eq!(n, trade_ids.len(), "a fill recorded twice");
-    assert_eq!(
-        n,
-        sim.trades("BTC/USDT", 0).len(),
-        "every venue fill recorded"
-    );
-    let position: Decimal = done["summary"]["position"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(position, sim.free("BTC") - Decimal::ONE, "{done}");
+    fills_match_the_venue(&events, &done, &sim);
     drop(venue);
 }
 

@@ -601,15 +601,20 @@ pub(crate) async fn events(
     ))
 }
 
+/// The ids of the channels someone watches under `prefix` (`bot:`, `workspace:`).
+fn watched_ids(state: &AppState, prefix: &str) -> Vec<String> {
+    state
+        .hub
+        .channels_with_prefix(prefix)
+        .into_iter()
+        .filter_map(|c| c.strip_prefix(prefix).map(str::to_string))
+        .collect()
+}
+
 /// Pushes the bots of watched workspaces that changed since the last push, as `bot` events
 /// on `workspace:{id}` (the bots list and portfolio follow states and PnL without polling).
 async fn push_workspace_bots(state: &AppState, sent: &mut HashMap<String, i64>) {
-    let watched: Vec<String> = state
-        .hub
-        .channels_with_prefix("workspace:")
-        .into_iter()
-        .filter_map(|c| c.strip_prefix("workspace:").map(str::to_string))
-        .collect();
+    let watched = watched_ids(state, "workspace:");
     sent.retain(|ws, _| watched.contains(ws));
     for ws in watched {
         let since = *sent.entry(ws.clone()).or_insert_with(skeet_store::now_ms);
@@ -655,12 +660,7 @@ pub async fn watch_bots(
             ws_checked = tokio::time::Instant::now();
             push_workspace_bots(&state, &mut ws_sent).await;
         }
-        let watched: Vec<String> = state
-            .hub
-            .channels_with_prefix("bot:")
-            .into_iter()
-            .filter_map(|c| c.strip_prefix("bot:").map(str::to_string))
-            .collect();
+        let watched = watched_ids(&state, "bot:");
         sent.retain(|id, _| watched.contains(id));
         for id in watched {
             let after = match sent.get(&id) {

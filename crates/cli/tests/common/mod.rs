@@ -141,6 +141,17 @@ fn start_with(
         cmd.env("DATABASE_URL", url);
     }
     let mut child = cmd.spawn().unwrap();
+    let (addr, stdout) = wait_ready(&mut child);
+    Server {
+        child,
+        addr,
+        stdout,
+    }
+}
+
+/// Reads a starting `skeet serve`'s standard output (piped) up to its `database:` line: the
+/// address it listens on, and the lines read.
+pub fn wait_ready(child: &mut Child) -> (String, Vec<String>) {
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut stdout = Vec::new();
     let mut addr = None;
@@ -159,11 +170,7 @@ fn start_with(
         }
         stdout.push(line.trim().to_string());
     }
-    Server {
-        child,
-        addr: addr.unwrap(),
-        stdout,
-    }
+    (addr.unwrap(), stdout)
 }
 
 #[track_caller]

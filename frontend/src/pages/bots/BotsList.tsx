@@ -7,7 +7,8 @@ import { useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { api, type Schemas } from '../../api/client'
 import { BotControls, BotStateBadge, ConfirmDialog } from '../../components/bots/BotControls'
-import { EmptyState, ErrorBox, PageTitle, Spinner, Button } from '../../components/ui'
+import { NoBots } from '../../components/bots/NoBots'
+import { ErrorBox, PageTitle, Spinner, Button } from '../../components/ui'
 import { botsKey, cacheBot, canStopAll, configOf, isActive, pendingText, summaryOf, type Bot } from '../../lib/bots'
 import { formatMoney, formatTime, quoteOf } from '../../lib/format'
 import { useWorkspaceEvents } from '../../lib/jobs'
@@ -110,15 +111,7 @@ export function BotsList() {
       ) : list.error ? (
         <ErrorBox error={list.error} />
       ) : !list.data.length ? (
-        <EmptyState title="No bots yet">
-          {ws.canWrite ? (
-            <Link className="text-sky-400 underline" to={`/w/${ws.id}/bots/new`}>
-              New paper bot
-            </Link>
-          ) : (
-            'Members with the analyst role or above can create one.'
-          )}
-        </EmptyState>
+        <NoBots wsId={ws.id} canWrite={ws.canWrite} />
       ) : (
         <div className="relative overflow-x-auto rounded-lg border border-slate-800">
           <table className="w-full min-w-[900px] text-sm" aria-label="Bots">

@@ -3,8 +3,9 @@
 // Bots list's query, shared): re-read every 2 s while any bot is starting, running or paused
 // only while the websocket is not connected.
 import { Link } from 'react-router'
-import { Badge, Card, EmptyState, ErrorBox, PageTitle, Spinner } from '../../components/ui'
+import { Badge, Card, ErrorBox, PageTitle, Spinner } from '../../components/ui'
 import { PnlChart } from '../../components/portfolio/PnlChart'
+import { NoBots } from '../../components/bots/NoBots'
 import type { Bot } from '../../lib/bots'
 import { formatMoney, formatNumber, formatPrice } from '../../lib/format'
 import { openPositions, pnlPerBot, portfolioTotals, type Mode, type Position, type Totals } from '../../lib/portfolio'
@@ -163,15 +164,7 @@ export function Portfolio() {
       ) : list.error ? (
         <ErrorBox error={list.error} />
       ) : !list.data.length ? (
-        <EmptyState title="No bots yet">
-          {ws.canWrite ? (
-            <Link className="text-sky-400 underline" to={`/w/${ws.id}/bots/new`}>
-              New paper bot
-            </Link>
-          ) : (
-            'Members with the analyst role or above can create one.'
-          )}
-        </EmptyState>
+        <NoBots wsId={ws.id} canWrite={ws.canWrite} />
       ) : (
         <Overview bots={list.data} wsId={ws.id} />
       )}

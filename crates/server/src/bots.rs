@@ -613,24 +613,46 @@ fn watched_ids(state: &AppState, prefix: &str) -> Vec<String> {
 
 /// Pushes the bots of watched workspaces that changed since the last push, as `bot` events
 /// on `workspace:{id}` (the bots list and portfolio follow states and PnL without polling).
-async fn push_workspace_bots(state: &AppState, sent: &mut HashMap<String, i64>) {
+///
+/// `updated_at` is stamped by each writer before it commits, so two writes can commit out of
+/// order or share a millisecond: each read looks back [`LOOK_BACK_MS`] before the newest
+/// change pushed, and a bot goes out only when it is newer than what its watchers last got.
+async fn push_workspace_bots(state: &AppState, sent: &mut HashMap<String, WorkspacePushed>) {
     let watched = watched_ids(state, "workspace:");
     sent.retain(|ws, _| watched.contains(ws));
     for ws in watched {
-        let since = *sent.entry(ws.clone()).or_insert_with(skeet_store::now_ms);
-        let Ok(changed) = state.bots.changed_since(&ws, since).await else {
+        let pushed = sent.entry(ws.clone()).or_insert_with(|| WorkspacePushed {
+            newest: skeet_store::now_ms(),
+            bots: HashMap::new(),
+        });
+        let Ok(changed) = state
+            .bots
+            .changed_since(&ws, pushed.newest - LOOK_BACK_MS)
+            .await
+        else {
             continue;
         };
         let channel = format!("workspace:{ws}");
-        for b in &changed {
+        for b in changed {
+            if pushed.bots.get(&b.id).is_some_and(|t| *t >= b.updated_at) {
+                continue;
+            }
             let text =
                 serde_json::json!({"type": "event", "channel": channel, "event": "bot", "data": b});
             state.hub.publish(&channel, &text.to_string().into());
-        }
-        if let Some(last) = changed.last() {
-            sent.insert(ws, last.updated_at);
+            pushed.newest = pushed.newest.max(b.updated_at);
+            pushed.bots.insert(b.id, b.updated_at);
         }
     }
+}
+
+/// How far before the newest change pushed each read of a workspace's bots looks again.
+const LOOK_BACK_MS: i64 = 2_000;
+
+/// What a workspace's watchers were sent: the newest change, and each bot's last version.
+struct WorkspacePushed {
+    newest: i64,
+    bots: HashMap<String, i64>,
 }
 
 /// Events pushed per bot and watcher wake-up (well under a client's 256-message queue).
@@ -647,7 +669,7 @@ pub async fn watch_bots(
     let mut sent: HashMap<String, i64> = HashMap::new();
     // Workspace watchers get each changed bot (state, numbers) at most four times a second:
     // one query per watched workspace each time, however many clients watch it.
-    let mut ws_sent: HashMap<String, i64> = HashMap::new();
+    let mut ws_sent: HashMap<String, WorkspacePushed> = HashMap::new();
     let mut ws_checked = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(every);
     loop {

@@ -4,7 +4,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useRef, useState, type ReactNode } from 'react'
 import { api, qs } from '../../api/client'
-import { botActions, botKey, botsKey, stateTone, tradesOnVenue, type Bot } from '../../lib/bots'
+import { botActions, botKey, botsKey, cacheBot, stateTone, tradesOnVenue, type Bot } from '../../lib/bots'
 import { useWorkspace, useWsBase } from '../../session'
 import { Badge, Button, ErrorBox } from '../ui'
 
@@ -118,10 +118,8 @@ export function BotControls({ bot, compact = false, onDeleted }: { bot: Bot; com
         return
       }
       if (c === 'stop' || c === 'stop-leave') setConfirmStop(false)
-      if (b) {
-        qc.setQueryData(botKey(base, bot.id), b)
-        qc.setQueryData<Bot[]>(botsKey(base), (list) => list?.map((x) => (x.id === b.id ? b : x)))
-      }
+      // Newer wins: the workspace channel may already have pushed the bot's next state.
+      if (b) cacheBot(qc, base, b)
     },
   })
   const askStop = tradesOnVenue(bot)

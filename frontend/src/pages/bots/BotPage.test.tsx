@@ -56,7 +56,7 @@ function setup(events: BotEvent[], later: BotEvent[] = [], opts: Opts = {}) {
       if (init?.method === 'PATCH') {
         const sent = JSON.parse(String(init.body))
         patches.push({ url, body: sent })
-        const answer = opts.patch ? opts.patch(sent) : { status: 200, body: { ...current, settings_rev: current.settings_rev + 1, config: { ...(current.config as object), risk: sent.risk } } }
+        const answer = opts.patch ? opts.patch(sent) : { status: 200, body: { ...current, settings_rev: current.settings_rev + 1, updated_at: current.updated_at + 1, config: { ...(current.config as object), risk: sent.risk } } }
         if (answer.status === 200) current = answer.body as Bot
         return Promise.resolve(new Response(JSON.stringify(answer.body), { status: answer.status, headers: { 'Content-Type': 'application/json' } }))
       }

@@ -10,7 +10,7 @@ import { api, qs, type Candles } from '../../api/client'
 import { BotCandleChart, BotEquityChart } from '../../components/bots/BotCharts'
 import { BotControls, BotStateBadge } from '../../components/bots/BotControls'
 import { Badge, Button, Card, EmptyState, ErrorBox, Field, Input, PageTitle, ProgressBar, Spinner } from '../../components/ui'
-import { botKey, botsKey, configOf, DEFAULT_PACED, isActive, liveSummary, pendingText, type Bot, type BotEvent, type BotSettingsBody, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
+import { botKey, botsKey, cacheBot, configOf, DEFAULT_PACED, isActive, liveSummary, pendingText, type Bot, type BotEvent, type BotSettingsBody, type BotView, type Fill, type LiveCandle, type Order } from '../../lib/bots'
 import { formatMoney, formatNumber, formatPct, formatPrice, formatTime, priceDigits, quoteOf } from '../../lib/format'
 import { useBotFeed } from '../../lib/useBotFeed'
 import { useWorkspace, useWsBase } from '../../session'
@@ -224,8 +224,7 @@ function RiskCard({ bot }: { bot: Bot }) {
   const save = useMutation({
     mutationFn: (body: BotSettingsBody) => api.patch<Bot>(`${base}/bots/${bot.id}`, body),
     onSuccess: (b) => {
-      qc.setQueryData(botKey(base, bot.id), b)
-      qc.setQueryData<Bot[]>(botsKey(base), (list) => list?.map((x) => (x.id === b.id ? b : x)))
+      cacheBot(qc, base, b)
       setDraft(null)
     },
   })
